@@ -1,0 +1,58 @@
+#include "appliance/config/config.h"
+
+#include "gtest/gtest.h"
+
+namespace callvault {
+namespace {
+
+constexpr char kMinimal[] = R"(
+[store]
+path = "/var/lib/callvault"
+key_file = "/etc/callvault/master.key"
+)";
+
+TEST(Config, MinimalGetsDefaults) {
+  auto c = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->store.path, "/var/lib/callvault");
+  EXPECT_EQ(c->capture.rx_queues, 1u);
+  EXPECT_EQ(c->sip.ports, std::vector<uint16_t>{5060});
+  EXPECT_EQ(c->retention.max_age_months, 18u);
+}
+
+TEST(Config, MissingKeyIsNamed) {
+  auto c = ParseConfig("[store]\nkey_file = \"k\"\n", "t.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "store.path: missing");
+}
+
+TEST(Config, OutOfRangeIsNamedWithValue) {
+  auto c = ParseConfig(std::string(kMinimal) + "[capture]\nrx_queues = 0\n", "t.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "capture.rx_queues: must be 1..64, got 0");
+}
+
+TEST(Config, WrongTypeUnknownKeyAndSection) {
+  auto t = ParseConfig(std::string(kMinimal) + "[sip]\nports = \"5060\"\n", "t.toml");
+  EXPECT_EQ(t.status().message(), "sip.ports: must be an array of integers");
+  auto u = ParseConfig(std::string(kMinimal) + "[media]\ngrace = 5\n", "t.toml");
+  EXPECT_EQ(u.status().message(), "media.grace: unknown key");
+  auto s = ParseConfig(std::string(kMinimal) + "[bogus]\nx = 1\n", "t.toml");
+  EXPECT_EQ(s.status().message(), "bogus: unknown section");
+  auto e = ParseConfig(std::string(kMinimal) + "[capture]\nsource = \"netmap\"\n", "t.toml");
+  EXPECT_EQ(e.status().message(), "capture.source: must be \"pcap\" or \"dpdk\", got \"netmap\"");
+}
+
+TEST(Config, SyntaxErrorHasPosition) {
+  auto c = ParseConfig("[store\npath=1", "bad.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().substr(0, 11), "bad.toml:1:");
+}
+
+TEST(Config, MissingFileIsNotFound) {
+  auto c = LoadConfig("/nonexistent/callvault.toml");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace callvault
