@@ -1,5 +1,7 @@
 #include "appliance/common/call_record.h"
 
+#include "appliance/common/block.h"
+
 namespace callvault {
 
 std::string_view CallStateName(CallState s) {
@@ -20,6 +22,17 @@ std::string_view LegDirectionName(LegDirection d) {
     case LegDirection::kAgentToCaller: return "agent_to_caller";
     case LegDirection::kAToB: return "a_to_b";
     case LegDirection::kBToA: return "b_to_a";
+  }
+  return "unknown";
+}
+
+std::string_view StreamKindName(StreamKind k) {
+  switch (k) {
+    case StreamKind::kSignalling: return "sip";
+    case StreamKind::kRtp: return "rtp";
+    case StreamKind::kRtcp: return "rtcp";
+    case StreamKind::kEvents: return "events";
+    case StreamKind::kOther: return "other";
   }
   return "unknown";
 }
