@@ -1,0 +1,56 @@
+// Pipeline: one worker's engine — decode -> classify -> SIP (dialogs, calls) / RTP
+// (legs) -> blocks and call records to the store writer.
+//
+// Contract: one Pipeline per worker thread (DPDK lcore or the libpcap loop); not
+// thread-safe. ProcessBurst() consumes a burst of frames whose bytes are valid only for
+// the duration of the call; everything kept is copied into blocks. Advance() runs timers
+// (fragment, TCP, dialog and leg expiry) driven by capture time, so a file replays the
+// same as live traffic. Finish() ends every active call and flushes every leg (end of
+// input or shutdown). Per-packet path: no allocation in steady state, no locks, no
+// syscalls; every frame not recorded increments a named drop reason.
+//
+// Output goes to a PipelineSink (implemented by the store writer, or a ring in front of
+// it in the DPDK engine).
+#ifndef CALLVAULT_APPLIANCE_PIPELINE_PIPELINE_H_
+#define CALLVAULT_APPLIANCE_PIPELINE_PIPELINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "appliance/common/block.h"
+#include "appliance/common/call_record.h"
+#include "appliance/common/frame.h"
+
+namespace callvault {
+
+struct Config;
+
+// Receives what the pipeline produces. Calls are reported when they start, when their
+// metadata changes (answer, media, hold) and when they end; blocks as they fill.
+class PipelineSink : public BlockSink {
+ public:
+  virtual void OnCallStarted(const CallRecord& call) = 0;
+  virtual void OnCallUpdated(const CallRecord& call) = 0;
+  virtual void OnCallEnded(const CallRecord& call) = 0;
+};
+
+// Every counter the pipeline keeps, flattened as ("layer.reason", value) for status,
+// telemetry and Prometheus. Names are stable.
+using CounterSnapshot = std::vector<std::pair<std::string, uint64_t>>;
+
+class Pipeline {
+ public:
+  virtual ~Pipeline() = default;
+  virtual void ProcessBurst(Burst frames) = 0;
+  virtual void Advance(uint64_t now_ns) = 0;
+  virtual void Finish() = 0;
+  virtual CounterSnapshot Counters() const = 0;
+  virtual uint64_t ActiveCalls() const = 0;
+};
+
+}  // namespace callvault
+
+#endif  // CALLVAULT_APPLIANCE_PIPELINE_PIPELINE_H_
