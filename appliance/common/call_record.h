@@ -76,6 +76,9 @@ struct CallRecord {
   std::vector<MediaLeg> legs;
   std::vector<DtmfEvent> dtmf;
   bool on_hold = false;           // media currently on hold (sendonly/inactive)
+  // Added by calls: codecs negotiated by signalling (SDP answers), in order of first use
+  // ("PCMU", then "G722" after a re-INVITE). Media's per-leg codec is in legs[].codec.
+  std::vector<std::string> codecs;
 
   double duration_s() const {
     return end_ns > start_ns ? double(end_ns - start_ns) / 1e9 : 0.0;

@@ -56,3 +56,16 @@ TEST(Config, MissingFileIsNotFound) {
 
 }  // namespace
 }  // namespace callvault
+
+namespace callvault {
+namespace {
+
+TEST(Config, ShippedExampleIsValid) {
+  auto c = LoadConfig(std::string(CALLVAULT_SOURCE_ROOT) + "/conf/callvault.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->store.key_file, "/etc/callvault/master.key");
+  EXPECT_EQ(c->sip.correlation_headers.size(), 2u);
+}
+
+}  // namespace
+}  // namespace callvault

@@ -57,6 +57,9 @@ struct DecodedPacket {
 
   bool reassembled = false;      // rebuilt from IP fragments
   bool bad_checksum = false;     // IPv4/UDP/TCP checksum wrong (counted, never dropped)
+
+  // Added by the decode layer (additive).
+  uint8_t ip_proto = 0;          // inner IPv4 protocol / IPv6 next header (6, 17, 132...)
 };
 
 }  // namespace callvault::decode

@@ -1,0 +1,52 @@
+// PcapSource: the libpcap CaptureSource (source.h) for offline files and live interfaces.
+//
+// Files: pcap and pcapng (one link type per file, as libpcap requires), microsecond or
+// nanosecond precision; timestamps are always delivered as ns (libpcap is opened with
+// nanosecond precision and scales microsecond files). Supported link types are those of
+// LinkType (Ethernet, Linux SLL/SLL2, raw IP, IPv4, IPv6, BSD null/loop); any other is an
+// error at open time.
+// Live: promiscuous (configurable), snaplen, 64 MiB kernel buffer, 10 ms read timeout so
+// NextBurst() returns 0 when the link is idle; nanosecond timestamps when the kernel
+// offers them.
+//
+// BPF filters (live and files): a filter must never hide the non-first fragments of an IP
+// datagram whose first fragment it passes, or SIP messages split by IP fragmentation
+// would be lost. SafeBpfFilter() therefore wraps the user's expression as
+//   (<filter>) or (ip[6:2] & 0x1fff != 0) or ip6
+// i.e. every non-first IPv4 fragment and all IPv6 (whose fragment header may sit behind
+// extension headers) pass. Filters are compiled by libpcap against the outermost link
+// layer: on a SPAN port carrying VLAN tags or tunnels, "udp port 5060" sees nothing
+// inside them; the default (no filter) is the safe choice there.
+//
+// Ownership and lifetime: frame bytes are copied into a per-source burst buffer
+// (kBurstSize x snaplen, allocated at open) and stay valid until the next NextBurst().
+// Thread: one thread calls NextBurst(); Stats() from the same thread.
+// Errors carry the libpcap errbuf / pcap_geterr() text and the source name.
+#ifndef CALLVAULT_APPLIANCE_CAPTURE_PCAP_SOURCE_H_
+#define CALLVAULT_APPLIANCE_CAPTURE_PCAP_SOURCE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "appliance/capture/source.h"
+#include "appliance/config/config.h"
+
+namespace callvault::capture {
+
+// Opens a capture file. `port` is stamped on every frame (Frame::port). `bpf_filter`
+// (optional) is wrapped by SafeBpfFilter().
+[[nodiscard]] absl::StatusOr<std::unique_ptr<CaptureSource>> OpenPcapFile(
+    const std::string& path, uint16_t port = 0, const std::string& bpf_filter = "");
+
+// Opens a live interface with cfg.snaplen, cfg.promiscuous and cfg.bpf_filter.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<CaptureSource>> OpenPcapLive(
+    const std::string& iface, const CaptureConfig& cfg, uint16_t port = 0);
+
+// "" -> "" (no filter); otherwise the fragment-safe wrapping described above.
+std::string SafeBpfFilter(std::string_view user_filter);
+
+}  // namespace callvault::capture
+
+#endif  // CALLVAULT_APPLIANCE_CAPTURE_PCAP_SOURCE_H_

@@ -1,0 +1,35 @@
+// ExportPcap: a call's original frames (SIP and media, every stored stream) merged into
+// capture order and written as a capture file that tshark/Wireshark read.
+//
+// Format: classic libpcap with nanosecond timestamps (magic 0xa1b23c4d) when every frame
+// has the same link type; pcapng (one Interface Description Block per link type, with
+// if_tsresol = 9, i.e. nanoseconds) when link types are mixed — classic pcap has one link
+// type per file, and splitting a call across files would lose the ordering. Frames are
+// written byte for byte with their original wire length. Ties in time keep stream order.
+// Memory: one frame per stream (k-way merge). Control path.
+#ifndef CALLVAULT_APPLIANCE_EXPORT_PCAP_EXPORT_H_
+#define CALLVAULT_APPLIANCE_EXPORT_PCAP_EXPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "appliance/export/frame_source.h"
+
+namespace callvault::exporter {
+
+struct PcapExportStats {
+  uint64_t frames = 0;
+  bool pcapng = false;
+};
+
+// Sources are read once: the file starts as classic pcap with the first frame's link
+// type; at the first frame of another link type what was written is converted to pcapng
+// (written to PATH.tmp, renamed over PATH at the end) and the export goes on in pcapng.
+[[nodiscard]] absl::StatusOr<PcapExportStats> ExportPcap(
+    const std::vector<FrameSource*>& streams, const std::string& path);
+
+}  // namespace callvault::exporter
+
+#endif  // CALLVAULT_APPLIANCE_EXPORT_PCAP_EXPORT_H_

@@ -1,0 +1,57 @@
+// EndpointTable: media endpoint (IP, UDP port) -> where its packets belong.
+//
+// One per worker. Open addressing with linear probing over a power-of-two array sized
+// once from config (MediaConfig.max_legs); Find() is the per-packet lookup (no heap, no
+// locks). Insert/Erase run when signalling publishes media (control events applied on
+// the worker between bursts) or when an orphan/latched endpoint is learned; they never
+// allocate either: a full table refuses the insert (the caller counts it). Deletion is
+// backward-shift (no tombstones), so lookups stay short under churn.
+#ifndef CALLVAULT_APPLIANCE_MEDIA_ENDPOINT_TABLE_H_
+#define CALLVAULT_APPLIANCE_MEDIA_ENDPOINT_TABLE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "appliance/common/net_types.h"
+
+namespace callvault::media {
+
+// What a bound endpoint means: packets TO it are received by `side` of stream `stream`
+// of session `session`; packets FROM it are (symmetric RTP, RFC 4961) sent by that side.
+struct EndpointBinding {
+  uint32_t session = 0;
+  uint8_t stream = 0;
+  uint8_t side = 0;       // the side that announced (or was latched to) this endpoint
+  uint8_t rtcp = 0;       // 1: the a=rtcp / port+1 endpoint (RFC 3550 §11); 0: RTP port
+  uint8_t learned = 0;    // 1: latched from traffic (NAT) or orphan, not from SDP
+};
+
+class EndpointTable {
+ public:
+  // Room for at least `max_entries` live endpoints at <= 50 % load.
+  explicit EndpointTable(std::size_t max_entries);
+
+  const EndpointBinding* Find(const Endpoint& e) const;
+  // Inserts or replaces. False when the table is at its configured capacity.
+  bool Insert(const Endpoint& e, const EndpointBinding& b);
+  // Removes `e` only if it is bound to `session` (a newer session may own it now).
+  bool Erase(const Endpoint& e, uint32_t session);
+  std::size_t size() const { return live_; }
+  std::size_t capacity() const { return max_live_; }
+
+ private:
+  struct Slot {
+    Endpoint key;
+    EndpointBinding value;
+    bool live = false;
+  };
+
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t live_ = 0;
+  std::size_t max_live_ = 0;
+};
+
+}  // namespace callvault::media
+
+#endif  // CALLVAULT_APPLIANCE_MEDIA_ENDPOINT_TABLE_H_

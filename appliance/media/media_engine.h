@@ -1,0 +1,229 @@
+// MediaEngine: one worker's RTP/RTCP stage — matches media packets to call legs, keeps
+// every frame in per-leg blocks, and measures each leg (RFC 3550 loss/jitter, RFC 4733
+// DTMF).
+//
+// Input: decode::DecodedPacket (UDP) of frames that signalling did not take, in capture
+// order; MediaSession publications from signalling (appliance/calls/media_session.h)
+// through OnMediaChanged(), applied on this worker's thread between bursts; capture time
+// through Advance(). Output: PlainBlocks (FrameRecord payloads, StreamKind kRtp / kRtcp /
+// kOther, plus one kEvents block per leg at close) to the BlockSink; MediaLeg / DtmfEvent
+// metadata and orphan calls to the MediaObserver. Thread: one engine per worker; not
+// thread-safe. OnPacket() never allocates in steady state, takes no lock, makes no
+// syscall; every frame it does not record increments a MediaDrop.
+//
+// Legs: a leg is one direction of one m= stream of one dialog. Its number (MediaLeg::leg,
+// BlockInfo::leg) is dialog * 32 + stream * 2 + sending side (kSideA 0, kSideB 1), so
+// both workers and export agree on it without coordination (streams >= 16 ignored).
+// Direction: sent by the agent side -> kAgentToCaller, by the other -> kCallerToAgent;
+// unknown agent side -> side A sends kAToB, side B kBToA.
+//
+// Matching rule, in order (documented in docs/MEDIA.md):
+//  1. destination endpoint bound -> the packet is received by that side, sent by the
+//     other. If its source is not the sender's announced address, the source is latched
+//     (NAT, RFC 4961 symmetric RTP) for that sender and stream: first packet wins, and
+//     only while the sender has no latched address yet (re-publication resets it).
+//     Packets to the latched address are then matched by rule 1 too.
+//  2. source endpoint bound -> sent by that side (symmetric RTP: a side sends from the
+//     port it receives on; covers a receiver behind NAT whose public address we never
+//     saw in SDP).
+//  3. otherwise an orphan candidate: with MediaConfig.record_orphans, a flow (src, dst)
+//     whose packets parse as RTP v2 with a plausible payload type, one SSRC and
+//     sequence numbers advancing by 1..kOrphanMaxStep over kOrphanPackets packets
+//     becomes an `orphan` call keyed by its two endpoints (held frames are recorded
+//     first); else a drop.
+// RTCP on the a=rtcp / port+1 endpoint, or on the RTP port told apart by RFC 5761 §4.
+// STUN/ZRTP/DTLS/unknown datagrams on bound ports are recorded in kOther blocks.
+//
+// Lifetime: a session published with ended=true (or replaced endpoints) keeps matching
+// for MediaConfig.grace_ms of capture time after that publication, then its legs close:
+// blocks flushed, one kEvents block, MediaObserver::OnLegClosed. Orphans close after
+// MediaConfig.rtp_idle_timeout_s without packets. Finish() closes everything.
+//
+// Memory (stated, bounded, from config at start-up): per leg slot sizeof(Leg) (~1.2 KiB:
+// stats, DTMF, 3 block builders); per session slot sizeof(Session) (~1.4 KiB); endpoint
+// table 2 x 4 x max_legs slots of 48 B; a block buffer (StoreConfig.block_bytes) per
+// open block from the pool, which preallocates one per leg slot (RTCP/other blocks take
+// one more only while such frames are buffered). So an active leg costs <= 1.2 KiB +
+// block_bytes (64 KiB default) for RTP, and a call of hours never grows: blocks leave
+// as they fill.
+#ifndef CALLVAULT_APPLIANCE_MEDIA_MEDIA_ENGINE_H_
+#define CALLVAULT_APPLIANCE_MEDIA_MEDIA_ENGINE_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "appliance/calls/media_session.h"
+#include "appliance/common/block.h"
+#include "appliance/common/call_record.h"
+#include "appliance/config/config.h"
+#include "appliance/decode/packet.h"
+#include "appliance/media/block_builder.h"
+#include "appliance/media/codec.h"
+#include "appliance/media/dtmf.h"
+#include "appliance/media/endpoint_table.h"
+#include "appliance/media/media_drop.h"
+#include "appliance/media/rtp_stats.h"
+
+namespace callvault::media {
+
+// Receives leg metadata when legs close, and orphan calls (which signalling never saw).
+class MediaObserver {
+ public:
+  virtual ~MediaObserver() = default;
+  virtual void OnLegClosed(CallId call, const MediaLeg& leg,
+                           std::span<const DtmfEvent> dtmf) = 0;
+  // An orphan call started (state kOrphan, no SIP) / ended (legs filled in).
+  virtual void OnOrphanStarted(const CallRecord& call) = 0;
+  virtual void OnOrphanEnded(const CallRecord& call) = 0;
+};
+
+struct MediaEngineOptions {
+  uint32_t max_legs = 100000;
+  uint32_t reorder_window = 64;
+  uint64_t grace_ns = 2000ull * 1000 * 1000;
+  uint64_t idle_ns = 300ull * 1000 * 1000 * 1000;
+  bool record_orphans = true;
+  BlockLimits limits;
+  uint32_t pool_buffers = 0;  // 0 = one per leg slot
+  static MediaEngineOptions From(const MediaConfig& media, const StoreConfig& store);
+};
+
+class MediaEngine {
+ public:
+  static constexpr int kMaxStreams = 4;
+  static constexpr int kMaxPayloadTypes = 12;
+  static constexpr int kOrphanPackets = 3;
+  static constexpr int kOrphanMaxStep = 4;
+  static constexpr std::size_t kProbationSlots = 1024;
+  static constexpr std::size_t kProbationFrameBytes = 1600;
+  static constexpr uint64_t kScanIntervalNs = 20ull * 1000 * 1000;
+
+  MediaEngine(const MediaEngineOptions& options, BlockSink* sink, MediaObserver* observer);
+  ~MediaEngine();
+  MediaEngine(const MediaEngine&) = delete;
+  MediaEngine& operator=(const MediaEngine&) = delete;
+
+  // Control: a dialog's media (re)announced. Replaces the previous publication.
+  void OnMediaChanged(const calls::MediaSession& session);
+  // Per packet. Returns true when the frame was recorded (or is held as an orphan
+  // candidate), false when it was dropped (reason counted).
+  bool OnPacket(const decode::DecodedPacket& pkt);
+  // Timers by capture time: block_ms flushes, grace and idle expiry.
+  void Advance(uint64_t now_ns);
+  // Closes every leg and session (end of input, shutdown).
+  void Finish();
+
+  BufferPool& pool() { return pool_; }  // the consumer recycles block buffers here
+  const MediaDrops& drops() const { return drops_; }
+  const MediaEvents& events() const { return events_; }
+  std::size_t active_legs() const { return active_legs_.size(); }
+  std::size_t active_sessions() const { return active_sessions_.size(); }
+
+ private:
+  struct PtEntry {
+    uint8_t pt = 0;
+    Codec codec = Codec::kUnknown;
+    uint32_t clock = 0;
+  };
+  struct SideStream {
+    Endpoint rtp, rtcp;
+    bool latched = false;
+    Endpoint latched_rtp;
+    std::array<PtEntry, kMaxPayloadTypes> pts{};
+    uint8_t pt_count = 0;
+  };
+  struct StreamState {
+    bool used = false;
+    bool srtp = false;
+    std::array<SideStream, 2> side;
+    std::array<int32_t, 2> leg = {-1, -1};  // by sending side
+  };
+  struct RetiredEndpoint {
+    Endpoint ep;
+    uint64_t expire_ns = 0;
+  };
+  struct Session {
+    bool used = false;
+    bool orphan = false;
+    CallId call;
+    uint16_t dialog = 0;
+    int agent_side = -1;
+    uint64_t close_at_ns = 0;  // 0 = open
+    uint64_t last_packet_ns = 0;
+    uint64_t first_packet_ns = 0;
+    std::array<StreamState, kMaxStreams> streams;
+    std::array<RetiredEndpoint, 8> retired;
+    uint8_t retired_count = 0;
+    uint32_t active_index = 0;
+  };
+  struct Leg {
+    bool used = false;
+    uint32_t session = 0;
+    uint8_t stream = 0;
+    uint8_t sender = 0;
+    uint32_t active_index = 0;
+    MediaLeg meta;              // leg number, direction, endpoints; counters at close
+    Codec last_codec = Codec::kUnknown;
+    bool encrypted = false;
+    uint64_t first_packet_ns = 0;
+    uint64_t last_packet_ns = 0;
+    uint64_t rtcp_packets = 0;
+    uint64_t other_packets = 0;
+    RtpStats stats;
+    DtmfTracker dtmf;
+    BlockBuilder rtp, rtcp, other;
+  };
+  struct Probation {
+    bool used = false;
+    Endpoint src, dst;
+    uint32_t ssrc = 0;
+    uint16_t last_seq = 0;
+    uint8_t count = 0;
+    uint8_t held = 0;
+    std::array<Frame, kOrphanPackets - 1> frames{};
+    std::array<uint16_t, kOrphanPackets - 1> payload_off{};
+    std::array<uint16_t, kOrphanPackets - 1> payload_len{};
+    std::array<std::array<uint8_t, kProbationFrameBytes>, kOrphanPackets - 1> bytes{};
+  };
+
+  bool RecordMatched(const decode::DecodedPacket& pkt, uint32_t session, uint8_t stream,
+                     uint8_t sender);
+  bool HandleOrphan(const decode::DecodedPacket& pkt);
+  int32_t OpenLeg(uint32_t session, uint8_t stream, uint8_t sender, const Endpoint& src,
+                  const Endpoint& dst, uint64_t ts_ns);
+  MediaLeg CloseLeg(uint32_t leg);
+  void CloseSession(uint32_t session);
+  int32_t AllocSession();
+  void BindSession(uint32_t s);
+  void Append(BlockBuilder& b, const Frame& f);
+  void FlushBuilder(BlockBuilder& b);
+  bool HoldProbation(Probation& p, const decode::DecodedPacket& pkt);
+  void ReleaseProbation(Probation& p, uint32_t session, uint8_t sender);
+  const PtEntry* LookupPt(const StreamState& st, uint8_t receiver, uint8_t pt) const;
+
+  MediaEngineOptions opt_;
+  BlockSink* sink_;
+  MediaObserver* observer_;
+  BufferPool pool_;
+  EndpointTable table_;
+  std::vector<Session> sessions_;
+  std::vector<uint32_t> free_sessions_;
+  std::vector<uint32_t> active_sessions_;
+  std::vector<Leg> legs_;
+  std::vector<uint32_t> free_legs_;
+  std::vector<uint32_t> active_legs_;
+  std::unique_ptr<std::array<Probation, kProbationSlots>> probation_;
+  absl::flat_hash_map<uint64_t, uint32_t> by_dialog_;  // (call id, dialog) -> session
+  MediaDrops drops_;
+  MediaEvents events_;
+  uint64_t last_scan_ns_ = 0;
+  PayloadMap static_pts_;
+};
+
+}  // namespace callvault::media
+
+#endif  // CALLVAULT_APPLIANCE_MEDIA_MEDIA_ENGINE_H_

@@ -1,0 +1,307 @@
+#include "appliance/pipeline/engine_pipeline.h"
+
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "appliance/calls/call_event_sink.h"
+#include "appliance/calls/calls_drop.h"
+#include "appliance/calls/dialog_tracker.h"
+#include "appliance/common/frame_record.h"
+#include "appliance/common/status.h"
+#include "appliance/common/time_util.h"
+#include "appliance/decode/decoder.h"
+#include "appliance/media/media_drop.h"
+#include "appliance/media/media_engine.h"
+#include "appliance/sip/sip_extractor.h"
+
+namespace callvault {
+namespace {
+
+constexpr uint64_t kAdvanceEveryNs = 10 * kNsPerMs;
+// Extra capture time, beyond the media grace window, before a call's final record is
+// handed on: leg close happens on the first Advance() after the grace expires.
+constexpr uint64_t kEndSlackNs = 500 * kNsPerMs;
+
+enum class PipelineDrop : uint8_t {
+  kNotVoice = 0,     // decoded TCP/SCTP/ICMP/other that is not SIP: not recorded
+  kSipFrameUnknownCall,
+  kSignallingRefused,  // the sink refused a signalling block
+  kCount
+};
+
+std::string_view DropName(PipelineDrop d) {
+  switch (d) {
+    case PipelineDrop::kNotVoice: return "not_voice";
+    case PipelineDrop::kSipFrameUnknownCall: return "sip_frame_unknown_call";
+    case PipelineDrop::kSignallingRefused: return "signalling_refused";
+    case PipelineDrop::kCount: break;
+  }
+  return "unknown";
+}
+
+// One call as the pipeline assembles it: the tracker's record, the legs and DTMF media
+// reports, and the SIP frames not yet pushed as a block.
+struct AssembledCall {
+  CallRecord record;
+  std::vector<MediaLeg> legs;       // from media (leg close)
+  std::vector<DtmfEvent> rfc4733;   // from media
+  BlockInfo sip_info;               // signalling block being filled
+  std::vector<uint8_t> sip_frames;
+  bool ended = false;
+  uint64_t emit_at_ns = 0;          // capture time at which the final record goes out
+  bool emitted = false;
+};
+
+class EnginePipeline final : public Pipeline,
+                             private calls::CallEventSink,
+                             private media::MediaObserver {
+ public:
+  EnginePipeline(const Config& config, PipelineSink* sink, calls::TrackerOptions tracker_opts)
+      : config_(config),
+        sink_(sink),
+        decoder_(config.decode),
+        sip_(config.sip),
+        tracker_(std::move(tracker_opts), this),
+        media_(media::MediaEngineOptions::From(config.media, config.store), sink, this),
+        end_delay_ns_(uint64_t{config.media.grace_ms} * kNsPerMs + kEndSlackNs) {}
+
+  void ProcessBurst(Burst frames) override {
+    for (const Frame& f : frames) {
+      ++frames_;
+      decode::DecodedPacket pkt;
+      decode::DecodeDrop d = decoder_.Decode(f, &pkt);
+      if (f.ts_ns > now_ns_) now_ns_ = f.ts_ns;
+      if (d != decode::DecodeDrop::kOk) continue;  // held fragment or counted drop
+      current_frame_ = &f;
+      bool sip = false;
+      if (pkt.l4 == decode::L4Proto::kUdp || pkt.l4 == decode::L4Proto::kTcp ||
+          pkt.l4 == decode::L4Proto::kSctp) {
+        sip = sip_.OnPacket(pkt, [this](const sip::Message& m, const sip::TransportMessage& t) {
+          OnSipMessage(m, t);
+        });
+      }
+      current_frame_ = nullptr;
+      if (sip) continue;
+      if (pkt.l4 == decode::L4Proto::kUdp) {
+        media_.OnPacket(pkt);
+      } else {
+        drops_.Inc(PipelineDrop::kNotVoice);
+      }
+    }
+    if (now_ns_ >= last_advance_ns_ + kAdvanceEveryNs) Advance(now_ns_);
+  }
+
+  void Advance(uint64_t now_ns) override {
+    if (now_ns > now_ns_) now_ns_ = now_ns;
+    last_advance_ns_ = now_ns_;
+    decoder_.Expire(now_ns_);
+    sip_.Advance(now_ns_, [this](const sip::Message& m, const sip::TransportMessage& t) {
+      OnSipMessage(m, t);
+    });
+    tracker_.Advance(now_ns_);
+    media_.Advance(now_ns_);
+    EmitDueEnds(/*all=*/false);
+  }
+
+  void Finish() override {
+    tracker_.Finish();
+    media_.Finish();
+    EmitDueEnds(/*all=*/true);
+  }
+
+  CounterSnapshot Counters() const override {
+    CounterSnapshot out;
+    const decode::DecodeStats& ds = decoder_.stats();
+    out.emplace_back("decode.frames", ds.frames);
+    out.emplace_back("decode.bytes", ds.bytes);
+    out.emplace_back("decode.decoded", ds.decoded);
+    out.emplace_back("decode.held_fragments", ds.held);
+    out.emplace_back("decode.bad_ipv4_checksum", ds.bad_ipv4_checksum);
+    out.emplace_back("decode.bad_udp_checksum", ds.bad_udp_checksum);
+    out.emplace_back("decode.bad_tcp_checksum", ds.bad_tcp_checksum);
+    ds.drops.ForEach([&](decode::DecodeDrop r, uint64_t v) {
+      out.emplace_back(fmt::format("drop.decode.{}", decode::DropName(r)), v);
+    });
+    out.emplace_back("sip.messages", sip_.stats().messages);
+    sip_.parse_drops().ForEach([&](sip::SipDrop r, uint64_t v) {
+      out.emplace_back(fmt::format("drop.sip.{}", sip::DropName(r)), v);
+    });
+    sip_.transport_drops().ForEach([&](sip::SipTransportDrop r, uint64_t v) {
+      out.emplace_back(fmt::format("drop.sip_transport.{}", sip::DropName(r)), v);
+    });
+    out.emplace_back("calls.started", tracker_.calls_started());
+    out.emplace_back("calls.ended", tracker_.calls_ended());
+    tracker_.counters().ForEach([&](calls::CallsDrop r, uint64_t v) {
+      out.emplace_back(fmt::format("drop.calls.{}", calls::DropName(r)), v);
+    });
+    media_.drops().ForEach([&](media::MediaDrop r, uint64_t v) {
+      out.emplace_back(fmt::format("drop.media.{}", media::DropName(r)), v);
+    });
+    media_.events().ForEach([&](media::MediaEvent r, uint64_t v) {
+      out.emplace_back(fmt::format("media.{}", media::EventName(r)), v);
+    });
+    drops_.ForEach([&](PipelineDrop r, uint64_t v) {
+      out.emplace_back(fmt::format("drop.pipeline.{}", DropName(r)), v);
+    });
+    return out;
+  }
+
+  uint64_t ActiveCalls() const override { return tracker_.calls(); }
+
+ private:
+  void OnSipMessage(const sip::Message& m, const sip::TransportMessage& t) {
+    calls::SipEvent ev;
+    ev.message = &m;
+    ev.ts_ns = t.last_ts_ns;
+    ev.src = t.src;
+    ev.dst = t.dst;
+    if (current_frame_ != nullptr) ev.frames = std::span<const Frame>(current_frame_, 1);
+    tracker_.OnMessage(ev);
+  }
+
+  // --- calls::CallEventSink ----------------------------------------------------------
+  void OnCallStarted(const CallRecord& call) override {
+    AssembledCall& a = calls_[call.call_id.value];
+    a.record = call;
+    a.sip_info.call_id = call.call_id;
+    a.sip_info.kind = StreamKind::kSignalling;
+    sink_->OnCallStarted(Merged(a));
+  }
+
+  void OnCallUpdated(const CallRecord& call) override {
+    auto it = calls_.find(call.call_id.value);
+    if (it == calls_.end()) return;
+    it->second.record = call;
+    sink_->OnCallUpdated(Merged(it->second));
+  }
+
+  void OnMediaChanged(const calls::MediaSession& session) override {
+    media_.OnMediaChanged(session);
+  }
+
+  void OnSipFrame(CallId call, const Frame& frame) override {
+    auto it = calls_.find(call.value);
+    if (it == calls_.end()) {
+      drops_.Inc(PipelineDrop::kSipFrameUnknownCall);
+      return;
+    }
+    AssembledCall& a = it->second;
+    if (a.sip_info.frames == 0) a.sip_info.first_ts_ns = frame.ts_ns;
+    a.sip_info.last_ts_ns = std::max(a.sip_info.last_ts_ns, frame.ts_ns);
+    ++a.sip_info.frames;
+    AppendFrameRecord(frame, a.sip_frames);
+    if (a.sip_frames.size() >= config_.store.block_bytes) FlushSignalling(a);
+  }
+
+  void OnCallEnded(const CallRecord& call) override {
+    auto it = calls_.find(call.call_id.value);
+    if (it == calls_.end()) return;
+    AssembledCall& a = it->second;
+    a.record = call;
+    a.ended = true;
+    a.emit_at_ns = now_ns_ + end_delay_ns_;
+    FlushSignalling(a);
+  }
+
+  // --- media::MediaObserver ----------------------------------------------------------
+  void OnLegClosed(CallId call, const MediaLeg& leg, std::span<const DtmfEvent> dtmf) override {
+    auto it = calls_.find(call.value);
+    if (it == calls_.end()) return;  // orphan legs arrive with OnOrphanEnded
+    AssembledCall& a = it->second;
+    auto same = std::find_if(a.legs.begin(), a.legs.end(),
+                             [&](const MediaLeg& l) { return l.leg == leg.leg; });
+    if (same != a.legs.end()) {
+      *same = leg;
+    } else {
+      a.legs.push_back(leg);
+    }
+    a.rfc4733.insert(a.rfc4733.end(), dtmf.begin(), dtmf.end());
+    if (a.emitted) sink_->OnCallUpdated(Merged(a));
+  }
+
+  void OnOrphanStarted(const CallRecord& call) override { sink_->OnCallStarted(call); }
+  void OnOrphanEnded(const CallRecord& call) override { sink_->OnCallEnded(call); }
+
+  // --- assembly ----------------------------------------------------------------------
+  CallRecord Merged(const AssembledCall& a) const {
+    CallRecord r = a.record;
+    for (const MediaLeg& l : a.legs) {
+      auto same = std::find_if(r.legs.begin(), r.legs.end(),
+                               [&](const MediaLeg& x) { return x.leg == l.leg; });
+      if (same != r.legs.end()) {
+        *same = l;
+      } else {
+        r.legs.push_back(l);
+      }
+    }
+    std::sort(r.legs.begin(), r.legs.end(),
+              [](const MediaLeg& x, const MediaLeg& y) { return x.leg < y.leg; });
+    r.dtmf.insert(r.dtmf.end(), a.rfc4733.begin(), a.rfc4733.end());
+    std::stable_sort(r.dtmf.begin(), r.dtmf.end(), [](const DtmfEvent& x, const DtmfEvent& y) {
+      return x.offset_s < y.offset_s;
+    });
+    return r;
+  }
+
+  void FlushSignalling(AssembledCall& a) {
+    if (a.sip_info.frames == 0) return;
+    PlainBlock b;
+    b.info = a.sip_info;
+    b.payload = std::move(a.sip_frames);
+    a.sip_frames.clear();
+    ++a.sip_info.seq;
+    a.sip_info.frames = 0;
+    a.sip_info.first_ts_ns = a.sip_info.last_ts_ns = 0;
+    if (!sink_->Push(std::move(b))) drops_.Inc(PipelineDrop::kSignallingRefused);
+  }
+
+  void EmitDueEnds(bool all) {
+    for (auto it = calls_.begin(); it != calls_.end();) {
+      AssembledCall& a = it->second;
+      if (!a.ended && all) {
+        // Finish() after tracker_.Finish(): every call has ended by now; keep safe.
+        a.ended = true;
+      }
+      if (a.ended && !a.emitted && (all || a.emit_at_ns <= now_ns_)) {
+        FlushSignalling(a);
+        sink_->OnCallEnded(Merged(a));
+        a.emitted = true;
+      }
+      // A call is forgotten once emitted and past twice its delay (late legs updated it).
+      if (a.emitted && (all || now_ns_ > a.emit_at_ns + end_delay_ns_)) {
+        it = calls_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  Config config_;
+  PipelineSink* sink_;
+  decode::Decoder decoder_;
+  sip::SipExtractor sip_;
+  calls::DialogTracker tracker_;
+  media::MediaEngine media_;
+  uint64_t end_delay_ns_;
+  std::unordered_map<uint64_t, AssembledCall> calls_;
+  DropCounters<PipelineDrop> drops_;
+  const Frame* current_frame_ = nullptr;
+  uint64_t now_ns_ = 0;
+  uint64_t last_advance_ns_ = 0;
+  uint64_t frames_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Pipeline>> MakeEnginePipeline(
+    const Config& config, PipelineSink* sink, const calls::AgentDirectoryHandle* directory) {
+  ASSIGN_OR_RETURN(calls::TrackerOptions opts,
+                   calls::TrackerOptions::FromConfig(config, directory));
+  return std::unique_ptr<Pipeline>(new EnginePipeline(config, sink, std::move(opts)));
+}
+
+}  // namespace callvault

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# End-to-end throughput of callvaultd (issue 5): a large synthetic capture from callgen
+# (default 1,000 concurrent 60 s G.711 calls = 6 M frames, ~1.4 GB, written to /tmp and
+# never committed) through the whole daemon — decode, SIP, RTP, sealing, segment writes,
+# index — over DPDK (net_pcap vdev, stop_at_eof) and over libpcap (capture.files), beside
+# the raw read floor of the same file (tcpdump -r FILE -w /dev/null, and cv-dpdk-read:
+# the DPDK engine with no pipeline). Peak RSS from /usr/bin/time -v; the per-leg figure is
+# (peak RSS - RSS of the same daemon over a one-call capture) / active legs.
+#
+# Usage: bench/e2e/run.sh [BUILD_DIR]     (as root; BUILD_DIR default build-e2e-rel,
+#        configured --buildtype=release if it does not exist)
+# Env:   CV_E2E_DIR (default /tmp/cv_e2e), CV_E2E_CALLS (1000), CV_E2E_DURATION (60),
+#        CV_E2E_KEEP=1 keeps the stores.
+# Output: a table; every drop counter must be 0 (the drops column).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:-$ROOT/build-e2e-rel}
+WORK=${CV_E2E_DIR:-/tmp/cv_e2e}
+CALLS=${CV_E2E_CALLS:-1000}
+DURATION=${CV_E2E_DURATION:-60}
+
+[[ $(id -u) -eq 0 ]] || { echo "run.sh: needs root (DPDK EAL)"; exit 1; }
+if [[ ! -f $BUILD/build.ninja ]]; then
+  meson setup "$BUILD" "$ROOT" --buildtype=release -Dbench=false -Dfuzz=false
+fi
+ninja -C "$BUILD" dpdk_app/callvaultd cli/callvault tests/tools/callgen dpdk_app/cv-dpdk-read
+CVD=$BUILD/dpdk_app/callvaultd
+CV=$BUILD/cli/callvault
+CG=$BUILD/tests/tools/callgen
+READ=$BUILD/dpdk_app/cv-dpdk-read
+mkdir -p "$WORK"
+BIG=$WORK/e2e_${CALLS}x${DURATION}.pcap
+SMALL=$WORK/e2e_1x${DURATION}.pcap
+[[ -f $BIG ]] || "$CG" -o "$BIG" --calls "$CALLS" --concurrency "$CALLS" --duration "$DURATION" \
+                      --seed 1 --manifest "$BIG.json"
+[[ -f $SMALL ]] || "$CG" -o "$SMALL" --calls 1 --concurrency 1 --duration "$DURATION" --seed 1
+FRAMES=$(capinfos -c -M "$BIG" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
+SIZE=$(stat -c %s "$BIG")
+cat "$BIG" >/dev/null  # page cache: every run reads from memory
+KEY=$WORK/master.key
+[[ -f $KEY ]] || "$CV" --key-file "$KEY" keys init >/dev/null
+
+config() {  # config NAME SOURCE FILE
+  local name=$1 source=$2 file=$3
+  rm -rf "$WORK/$name.store" "$WORK/$name.run"
+  cat >"$WORK/$name.toml" <<TOML
+[capture]
+source = "$source"
+files = [$( [[ $source == pcap ]] && echo "\"$file\"" )]
+
+[dpdk]
+eal_args = ["-l", "0-1", "--no-huge", "--no-pci", "--no-shconf", "-m", "1024",
+            "--file-prefix", "cv_e2e_$name", "--vdev", "net_pcap0,rx_pcap=$file"]
+mbufs = 16383
+ring_size = 16384
+stop_at_eof = true
+
+[store]
+path = "$WORK/$name.store"
+key_file = "$KEY"
+
+[control]
+socket = "$WORK/$name.run/control.sock"
+group = "root"
+admins = ["root"]
+TOML
+  echo "$WORK/$name.toml"
+}
+
+# daemon NAME SOURCE FILE -> "frames seconds pps calls drops rss_kib wall"
+daemon() {
+  local cfg
+  cfg=$(config "$1" "$2" "$3")
+  /usr/bin/time -v -o "$WORK/$1.time" "$CVD" --config "$cfg" 2>"$WORK/$1.err" ||
+    { echo "callvaultd ($1) failed: $(tail -3 "$WORK/$1.err")" >&2; exit 1; }
+  local s rss wall
+  s=$(grep 'summary' "$WORK/$1.err" | tail -1)
+  rss=$(awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}' "$WORK/$1.time")
+  wall=$(awk '/Elapsed \(wall/ {print $NF}' "$WORK/$1.time")
+  echo "$(sed -E 's/.*frames=([0-9]+).*seconds=([0-9.]+) frames_per_s=([0-9]+) calls=([0-9]+) drops=([0-9]+).*/\1 \2 \3 \4 \5/' <<<"$s") $rss $wall"
+}
+
+echo "input: $BIG: $FRAMES frames, $SIZE bytes, $CALLS concurrent calls of ${DURATION}s"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Read floors.
+/usr/bin/time -f "%e %U %S" -o "$WORK/tcpdump.time" tcpdump -r "$BIG" -w /dev/null 2>/dev/null
+read -r TD_WALL TD_U TD_S <"$WORK/tcpdump.time"
+"$READ" -l 0-1 --no-huge --no-pci --no-shconf -m 1024 --file-prefix cv_e2e_read \
+  --vdev "net_pcap0,rx_pcap=$BIG" >"$WORK/read.out" 2>&1 || true
+READ_LINE=$(grep -E 'frames' "$WORK/read.out" | tail -1)
+
+read -r D_FRAMES D_SEC D_PPS D_CALLS D_DROPS D_RSS D_WALL < <(daemon dpdk dpdk "$BIG")
+read -r P_FRAMES P_SEC P_PPS P_CALLS P_DROPS P_RSS P_WALL < <(daemon pcap pcap "$BIG")
+read -r _ _ _ _ _ B_RSS _ < <(daemon base dpdk "$SMALL")
+LEGS=$((CALLS * 2))
+
+TD_PPS=$(awk -v f="$FRAMES" -v t="$TD_WALL" 'BEGIN {printf "%.0f", f / t}')
+printf '\n%-34s %10s %9s %11s %7s %6s %10s\n' run frames seconds frames/s calls drops peak_RSS
+printf '%-34s %10s %9s %11s %7s %6s %10s\n' "tcpdump -r FILE -w /dev/null" "$FRAMES" "$TD_WALL" "$TD_PPS" - - -
+echo "cv-dpdk-read (engine, no pipeline): $READ_LINE"
+printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd dpdk (net_pcap)" "$D_FRAMES" "$D_SEC" "$D_PPS" "$D_CALLS" "$D_DROPS" "$D_RSS"
+printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd pcap (capture.files)" "$P_FRAMES" "$P_SEC" "$P_PPS" "$P_CALLS" "$P_DROPS" "$P_RSS"
+printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd dpdk, 1 call (fixed)" - - - - - "$B_RSS"
+echo
+awk -v d="$D_PPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk) / tcpdump read floor: %.1f %%\n", 100 * d / t}'
+awk -v p="$D_RSS" -v b="$B_RSS" -v l="$LEGS" \
+  'BEGIN {printf "RSS per active leg: (%d - %d) KiB / %d legs = %.1f KiB\n", p, b, l, (p - b) / l}'
+echo "tcpdump CPU: user ${TD_U}s sys ${TD_S}s; callvaultd wall incl. start/seal: dpdk ${D_WALL}, pcap ${P_WALL}"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+[[ ${CV_E2E_KEEP:-0} == 1 ]] || rm -rf "$WORK"/*.store

@@ -1,0 +1,284 @@
+// callvaultd --config FILE: the capture daemon.
+//
+// Start-up: config (an error names the key: one line on stderr, exit 2), agent directory,
+// store (writer) + audit log + CommandService (cli/commands), the control socket
+// (ControlServer, mode "online", served on its own thread), then capture per
+// capture.source:
+//   "dpdk": RunDpdkCapture (dpdk_app/dpdk_run.h) with one EnginePipeline per worker
+//           lcore; the engine's writer thread hands blocks and call events to the store
+//           writer and flushes it every min(store.block_ms, 1000) ms and at the end.
+//   "pcap": RunPcapDaemon (dpdk_app/daemon_pcap.h): one pipeline thread over every
+//           interface, or over capture.files one after the other.
+// Signals: SIGTERM/SIGINT end every active call, flush and seal, exit 0. SIGHUP reloads
+// agents.directory (AgentDirectoryHandle::Reload; an error keeps the old directory and
+// is printed). Files (net_pcap with dpdk.stop_at_eof, or capture.files): at the end of
+// the input callvaultd exits 0 with everything sealed when dpdk.stop_at_eof is true, and
+// otherwise keeps serving the control socket until a signal.
+// Metrics: Prometheus text written every second to <dir of control.socket>/callvaultd.prom
+// (node_exporter textfile collector); `callvault status` shows the same counters.
+// Online `ingest` is refused (the capture owns the single store writer).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "appliance/calls/agent_directory.h"
+#include "appliance/common/status.h"
+#include "appliance/config/config.h"
+#include "appliance/control/server.h"
+#include "appliance/pipeline/engine_pipeline.h"
+#include "cli/commands/hooks.h"
+#include "cli/commands/session.h"
+#include "dpdk_app/daemon_pcap.h"
+#include "dpdk_app/daemon_state.h"
+#include "dpdk_app/dpdk_run.h"
+#include "dpdk_app/signals.h"
+#include "storage/store_pipeline_sink.h"
+
+namespace {
+
+using namespace callvault;
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "callvaultd: %s\n", std::string(s.message()).c_str());
+  return static_cast<int>(ExitCodeFor(s));
+}
+
+void Usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: callvaultd --config FILE\n"
+               "  Captures SIP and RTP per [capture] into the store of [store] and serves\n"
+               "  the control socket of [control]. SIGTERM/SIGINT: end calls, seal, exit 0.\n"
+               "  SIGHUP: reload [agents] directory.\n");
+}
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string Describe(const Config& c) {
+  if (c.capture.source == "dpdk") {
+    std::string s;
+    for (size_t i = 0; i < c.dpdk.eal_args.size(); ++i) {
+      if ((c.dpdk.eal_args[i] == "--vdev" || c.dpdk.eal_args[i] == "-a") &&
+          i + 1 < c.dpdk.eal_args.size()) {
+        if (!s.empty()) s += " ";
+        s += c.dpdk.eal_args[i + 1];
+      }
+    }
+    return s.empty() ? "every DPDK port" : s;
+  }
+  const auto& v = c.capture.files.empty() ? c.capture.interfaces : c.capture.files;
+  std::string s = c.capture.files.empty() ? "interfaces:" : "files:";
+  for (const auto& x : v) s += " " + x;
+  return s;
+}
+
+// Runs on the main thread about every 200 ms while capturing: SIGHUP reload, metrics.
+class Ticker {
+ public:
+  Ticker(const Config& config, calls::AgentDirectoryHandle* directory,
+         dpdk::DaemonState* state)
+      : config_(config), directory_(directory), state_(state),
+        metrics_path_(Dirname(config.control.socket) + "/callvaultd.prom") {}
+
+  void Tick() {
+    if (dpdk::TakeReloadRequest()) {
+      if (config_.agents.directory.empty()) {
+        std::fprintf(stderr, "callvaultd: SIGHUP: no agents.directory configured\n");
+      } else {
+        absl::Status s = directory_->Reload(config_.agents.directory);
+        if (s.ok()) {
+          std::fprintf(stderr, "callvaultd: SIGHUP: reloaded %s\n",
+                       config_.agents.directory.c_str());
+        } else {
+          std::fprintf(stderr, "callvaultd: SIGHUP: agents.directory: %s (kept the old one)\n",
+                       std::string(s.message()).c_str());
+        }
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_metrics_) {
+      next_metrics_ = now + std::chrono::seconds(1);
+      WriteMetrics();
+    }
+  }
+  void WriteMetrics() {
+    absl::Status s = state_->WritePrometheusFile(metrics_path_);
+    if (!s.ok() && !metrics_warned_) {
+      metrics_warned_ = true;
+      std::fprintf(stderr, "callvaultd: %s\n", std::string(s.message()).c_str());
+    }
+  }
+
+ private:
+  const Config& config_;
+  calls::AgentDirectoryHandle* directory_;
+  dpdk::DaemonState* state_;
+  std::string metrics_path_;
+  std::chrono::steady_clock::time_point next_metrics_{};
+  bool metrics_warned_ = false;
+};
+
+// One line on stderr at the end of a capture run: what went through, how fast, what
+// was lost (bench/e2e/run.sh parses it). `seconds` spans the capture call (DPDK: EAL
+// start and the final drain included), so the rate is a lower bound.
+void PrintSummary(const dpdk::DaemonState& state, double seconds, uint64_t calls) {
+  const dpdk::EngineCounters c = state.Snapshot();
+  uint64_t frames = 0, bytes = 0, dropped = 0;
+  for (const auto& q : c.queues) {
+    frames += q.frames;
+    bytes += q.bytes;
+  }
+  for (const auto& [name, value] : dpdk::Drops(c)) dropped += value;
+  std::fprintf(stderr,
+               "callvaultd: summary frames=%llu bytes=%llu seconds=%.3f frames_per_s=%.0f "
+               "calls=%llu drops=%llu\n",
+               static_cast<unsigned long long>(frames), static_cast<unsigned long long>(bytes),
+               seconds, seconds > 0 ? double(frames) / seconds : 0.0,
+               static_cast<unsigned long long>(calls), static_cast<unsigned long long>(dropped));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (std::strncmp(argv[i], "--config=", 9) == 0) {
+      config_path = argv[i] + 9;
+    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      Usage(stdout);
+      return 0;
+    } else if (std::strcmp(argv[i], "--version") == 0) {
+      std::printf("callvaultd %s\n", CALLVAULT_VERSION);
+      return 0;
+    } else {
+      std::fprintf(stderr, "callvaultd: unknown argument '%s' (usage: callvaultd --config FILE)\n",
+                   argv[i]);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "callvaultd: --config FILE is required\n");
+    return 2;
+  }
+  absl::StatusOr<Config> loaded = LoadConfig(config_path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "callvaultd: %s\n", std::string(loaded.status().message()).c_str());
+    return 2;
+  }
+  const Config& config = *loaded;
+
+  dpdk::InstallSignalHandlers();
+  std::signal(SIGPIPE, SIG_IGN);
+
+  calls::AgentDirectoryHandle directory;
+  if (!config.agents.directory.empty()) {
+    absl::Status s = directory.Reload(config.agents.directory);
+    if (!s.ok()) return Fail(absl::InvalidArgumentError(
+        fmt::format("agents.directory: {}", std::string(s.message()))));
+  }
+
+  dpdk::DaemonState state(config.capture.source, Describe(config));
+
+  StoreOptions so;
+  so.config = config.store;
+  so.create = true;
+  cli::ServiceOptions base;
+  base.mode = "online";
+  base.region = config.agents.default_country;
+  base.mask_dtmf = config.media.mask_dtmf;
+  base.disk_floor_bytes = config.store.disk_floor_bytes;
+  base.capture_status = [&state] { return state.StatusJson(); };
+  cli::InstallHooks(base, &config);
+  base.ingest = nullptr;  // the capture owns the store's single writer
+  absl::StatusOr<cli::LocalSession> session = cli::OpenLocalSession(so, std::move(base));
+  if (!session.ok()) return Fail(Annotate(session.status(), "store"));
+  StoreWriter* writer = session->store->writer();
+  if (writer == nullptr) return Fail(absl::InternalError("store: no writer"));
+
+  absl::StatusOr<std::unique_ptr<control::ControlServer>> server =
+      control::ControlServer::Listen(config.control,
+                                     control::RoleMap::FromConfig(config.control),
+                                     session->service->AsHandler());
+  if (!server.ok()) return Fail(Annotate(server.status(), "control.socket"));
+  std::atomic<bool> control_stop{false};
+  std::thread control_thread([&] { (*server)->Serve(control_stop); });
+
+  Ticker ticker(config, &directory, &state);
+  absl::Status result;
+  if (config.capture.source == "dpdk") {
+    StorePipelineSink store_sink(writer);  // used on the engine's writer thread only
+    dpdk::RunHooks hooks;
+    hooks.program = argc > 0 ? argv[0] : "callvaultd";
+    hooks.writer_tick_ms = std::min<uint32_t>(config.store.block_ms, 1000);
+    hooks.writer_tick = [writer, &state] {
+      absl::Status s = writer->Flush();
+      if (!s.ok()) state.AddAlarm(fmt::format("store: {}", std::string(s.message())));
+    };
+    hooks.on_tick = [&](const dpdk::DpdkEngine& engine) {
+      state.Publish(engine.Counters());
+      ticker.Tick();
+    };
+    dpdk::PipelineFactory factory = [&config, &directory](unsigned, PipelineSink* sink) {
+      return MakeEnginePipeline(config, sink, &directory);
+    };
+    state.SetRunning(true);
+    const auto t0 = std::chrono::steady_clock::now();
+    result = dpdk::RunDpdkCapture(config, factory, &store_sink, hooks);
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    state.SetRunning(false);
+    PrintSummary(state, took.count(), store_sink.calls_ended());
+  } else {
+    dpdk::PcapDaemonOptions po;
+    po.flush_every_ms = std::min<uint32_t>(config.store.block_ms, 1000);
+    uint64_t calls = 0;
+    po.calls_ended = &calls;
+    std::atomic<bool> capture_done{false};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::thread capture([&] {
+      result = dpdk::RunPcapDaemon(config, &directory, writer, &state, po);
+      capture_done = true;
+    });
+    while (!capture_done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ticker.Tick();
+    }
+    capture.join();
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    PrintSummary(state, took.count(), calls);
+  }
+  if (result.ok()) result = Annotate(writer->Sync(), "store sync");
+  if (result.ok()) result = writer->status();
+  if (result.ok() && writer->blocks_dropped() != 0) {
+    state.AddAlarm(fmt::format("store: {} blocks refused", writer->blocks_dropped()));
+  }
+  ticker.WriteMetrics();
+
+  // Input ended without a stop request (files) and stop_at_eof is off: keep serving the
+  // control socket (searches of what was captured) until a signal.
+  if (result.ok() && !dpdk::StopRequested() && !config.dpdk.stop_at_eof) {
+    std::fprintf(stderr, "callvaultd: input ended; serving the control socket until SIGTERM\n");
+    while (!dpdk::StopRequested()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ticker.Tick();
+    }
+  }
+  control_stop = true;
+  control_thread.join();
+  if (!result.ok()) return Fail(result);
+  return 0;
+}

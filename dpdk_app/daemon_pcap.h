@@ -1,0 +1,43 @@
+// RunPcapDaemon: callvaultd's libpcap capture — every capture.interfaces (live) or
+// capture.files (offline, one after the other) through ONE EnginePipeline on the calling
+// thread, into the store writer (StorePipelineSink). One pipeline thread is the design
+// here: the StoreWriter has a single writer thread, and one pipeline sees every frame of
+// a call whatever interface it came in on. Live interfaces are polled round-robin (each
+// source's 10 ms read timeout bounds the wait).
+//
+// Timers: Advance() by capture time inside ProcessBurst(); when every live source is idle,
+// Advance(wall clock) about every 100 ms. The store writer is flushed every
+// `flush_every_ms` of wall clock (ended calls become visible to `callvault search`) and
+// synced at the end. Counters are published to DaemonState every 500 ms.
+// Ends: at the end of the last file, or when `stop` (or dpdk::StopRequested(), i.e.
+// SIGTERM/SIGINT) is set — then Finish() ends every active call, the writer seals.
+// Per packet: no allocation, lock or log in the loop (the pipeline's own contract).
+#ifndef CALLVAULT_DPDK_APP_DAEMON_PCAP_H_
+#define CALLVAULT_DPDK_APP_DAEMON_PCAP_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "appliance/calls/agent_directory.h"
+#include "appliance/config/config.h"
+#include "dpdk_app/daemon_state.h"
+#include "storage/store.h"
+
+namespace callvault::dpdk {
+
+struct PcapDaemonOptions {
+  uint32_t flush_every_ms = 1000;
+  uint32_t publish_every_ms = 500;
+  const std::atomic<bool>* stop = nullptr;  // may be null
+  uint64_t* calls_ended = nullptr;          // out (may be null): calls handed to the store
+};
+
+[[nodiscard]] absl::Status RunPcapDaemon(const Config& config,
+                                         const calls::AgentDirectoryHandle* directory,
+                                         StoreWriter* writer, DaemonState* state,
+                                         const PcapDaemonOptions& options);
+
+}  // namespace callvault::dpdk
+
+#endif  // CALLVAULT_DPDK_APP_DAEMON_PCAP_H_

@@ -1,0 +1,98 @@
+// DpdkEngine: the DPDK capture engine — pinned worker lcores polling RX queues into
+// per-worker Pipelines, a writer thread draining their rings into the store writer.
+//
+// Threads:
+//  - one worker per EAL worker lcore (-l 0-N: lcore 0 is the main lcore, 1..N workers).
+//    RX queues of every port are dealt round-robin to the workers; a worker polls its
+//    queues in turn and runs Pipeline::ProcessBurst() on each burst to completion.
+//    Symmetric RSS keeps both directions of a flow on one queue, hence on one worker.
+//    Pipeline::Advance(now) runs about every millisecond of TSC time, with `now` the
+//    newest frame time (file replays) or the wall clock (live ports), so timers follow
+//    capture time. On stop or end of every file: Advance(last frame time), Finish().
+//  - one writer thread (std::thread, unpinned) drains every worker's RingSink into the
+//    downstream PipelineSink (the store writer) until all workers are done and the
+//    rings are empty.
+//  - the control thread (callvaultd main, telemetry) reads Counters() at any time.
+// Per packet: no allocation, lock, syscall or log in the worker loop. Pipeline counters
+// are copied out at most twice a second with try_lock (a worker never waits).
+// Drops: SourceDrop per queue, ring_full:<ring> per worker ring, NIC imissed/ierrors/
+// rx_nombuf per port, plus whatever the pipelines count.
+#ifndef CALLVAULT_DPDK_APP_ENGINE_H_
+#define CALLVAULT_DPDK_APP_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "appliance/pipeline/pipeline.h"
+#include "dpdk_app/engine_counters.h"
+#include "dpdk_app/port.h"
+
+namespace callvault::dpdk {
+
+struct EngineOptions {
+  bool stop_at_eof = false;      // dpdk.stop_at_eof
+  uint32_t ring_size = 16384;    // dpdk.ring_size: messages per worker ring
+  uint64_t advance_every_us = 1000;
+  uint64_t publish_every_ms = 500;
+  // Called on the writer thread about every writer_tick_ms and once after the last
+  // drain (callvaultd: StoreWriter::Flush(), so that ended calls become visible).
+  std::function<void()> writer_tick;  // optional
+  uint64_t writer_tick_ms = 1000;
+};
+
+// Creates worker `index`'s pipeline writing into `sink`. Called on the main thread by
+// Start(). Returning nullptr runs that worker without a pipeline (frames are counted
+// and dropped: the raw read floor).
+using PipelineFactory =
+    std::function<absl::StatusOr<std::unique_ptr<Pipeline>>(unsigned index, PipelineSink* sink)>;
+
+class DpdkEngine {
+ public:
+  // `downstream` (may be nullptr) is used only on the writer thread and must outlive
+  // the engine.
+  DpdkEngine(std::vector<PortSetup> ports, EngineOptions options, PipelineFactory factory,
+             PipelineSink* downstream);
+  ~DpdkEngine();  // RequestStop() + Wait()
+  DpdkEngine(const DpdkEngine&) = delete;
+  DpdkEngine& operator=(const DpdkEngine&) = delete;
+
+  // Creates sources, rings and pipelines, then launches workers and the writer. Fails
+  // when there is no worker lcore or a pipeline cannot be made.
+  [[nodiscard]] absl::Status Start();
+  // Asks every worker to finish (also happens on SIGTERM/SIGINT, see signals.h).
+  void RequestStop() { stop_.store(true, std::memory_order_relaxed); }
+  // True when every worker has finished (end of files, or stop).
+  bool Done() const;
+  // Waits for the workers (each calls Finish()) and for the writer to drain.
+  [[nodiscard]] absl::Status Wait();
+
+  EngineCounters Counters() const;
+  const std::vector<PortSetup>& ports() const { return ports_; }
+
+  struct Worker;  // one per worker lcore (engine.cc)
+
+ private:
+  static int WorkerMain(void* arg);
+  void WriterMain();
+
+  std::vector<PortSetup> ports_;
+  EngineOptions options_;
+  PipelineFactory factory_;
+  PipelineSink* downstream_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::thread writer_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> writer_stop_{false};
+  bool started_ = false;
+  bool waited_ = false;
+};
+
+}  // namespace callvault::dpdk
+
+#endif  // CALLVAULT_DPDK_APP_ENGINE_H_

@@ -1,0 +1,110 @@
+#include "storage/segment/block_codec.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "appliance/common/status.h"
+
+namespace callvault {
+namespace {
+
+template <typename T>
+void Put(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof v);
+}
+template <typename T>
+T Get(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+std::string BlockName(const BlockInfo& i) {
+  return fmt::format("call {} {} leg {} seq {}", i.call_id.ToString(), StreamKindName(i.kind),
+                     i.leg, i.seq);
+}
+
+void SealBlock(const BlockInfo& info, std::span<const uint8_t> payload, const uint8_t* dek,
+               std::vector<uint8_t>& out) {
+  std::size_t base = out.size();
+  out.resize(base + SealedBlockSize(payload.size()));
+  uint8_t* h = out.data() + base;
+  std::memcpy(h, "CVBK", 4);
+  Put<uint16_t>(h + 4, kBlockFormatVersion);
+  Put<uint16_t>(h + 6, uint16_t(kBlockHeaderBytes));
+  Put<uint64_t>(h + 8, info.call_id.value);
+  Put<uint16_t>(h + 16, info.leg);
+  h[18] = info.direction;
+  h[19] = uint8_t(info.kind);
+  Put<uint32_t>(h + 20, info.seq);
+  Put<uint64_t>(h + 24, info.first_ts_ns);
+  Put<uint64_t>(h + 32, info.last_ts_ns);
+  Put<uint32_t>(h + 40, info.frames);
+  Put<uint32_t>(h + 44, uint32_t(payload.size()));
+  randombytes_buf(h + 48, 24);
+  Put<uint64_t>(h + 72, 0);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(h + kBlockHeaderBytes, &clen, payload.data(),
+                                             payload.size(), h, kBlockHeaderBytes, nullptr,
+                                             h + 48, dek);
+}
+
+absl::StatusOr<BlockHeader> ParseBlockHeader(std::span<const uint8_t> b) {
+  if (b.size() < kBlockHeaderBytes) {
+    return IntegrityError(fmt::format("block truncated: {} bytes, header needs {}", b.size(),
+                                      kBlockHeaderBytes));
+  }
+  const uint8_t* h = b.data();
+  BlockHeader out;
+  out.info.call_id.value = Get<uint64_t>(h + 8);
+  out.info.leg = Get<uint16_t>(h + 16);
+  out.info.direction = h[18];
+  out.info.kind = StreamKind(h[19]);
+  out.info.seq = Get<uint32_t>(h + 20);
+  out.info.first_ts_ns = Get<uint64_t>(h + 24);
+  out.info.last_ts_ns = Get<uint64_t>(h + 32);
+  out.info.frames = Get<uint32_t>(h + 40);
+  out.payload_len = Get<uint32_t>(h + 44);
+  out.version = Get<uint16_t>(h + 4);
+  if (std::memcmp(h, "CVBK", 4) != 0) {
+    return IntegrityError("block header: bad magic (not a sealed block, or corrupt)");
+  }
+  if (out.version > kBlockFormatVersion) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{}: block format version {} is newer than this build supports ({})",
+        BlockName(out.info), out.version, kBlockFormatVersion));
+  }
+  if (out.version == 0 || Get<uint16_t>(h + 6) != kBlockHeaderBytes ||
+      out.payload_len > kMaxBlockPayload || h[19] > uint8_t(StreamKind::kOther)) {
+    return IntegrityError(fmt::format("{}: block header corrupt", BlockName(out.info)));
+  }
+  return out;
+}
+
+absl::Status OpenBlock(std::span<const uint8_t> sealed, const uint8_t* dek, PlainBlock* out) {
+  ASSIGN_OR_RETURN(BlockHeader h, ParseBlockHeader(sealed));
+  if (sealed.size() != SealedBlockSize(h.payload_len)) {
+    return IntegrityError(fmt::format("{}: sealed length {} does not match header ({})",
+                                      BlockName(h.info), sealed.size(),
+                                      SealedBlockSize(h.payload_len)));
+  }
+  out->info = h.info;
+  out->payload.resize(h.payload_len);
+  unsigned long long mlen = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          out->payload.data(), &mlen, nullptr, sealed.data() + kBlockHeaderBytes,
+          h.payload_len + kBlockTagBytes, sealed.data(), kBlockHeaderBytes,
+          sealed.data() + 48, dek) != 0) {
+    out->payload.clear();
+    return IntegrityError(
+        fmt::format("{}: block failed authentication (tampered or corrupt)", BlockName(h.info)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace callvault

@@ -1,0 +1,55 @@
+// StorePipelineSink: the store's side of the engine hand-off — adapts the StoreWriter to
+// the PipelineSink a Pipeline writes into (appliance/pipeline/pipeline.h).
+//
+// Contract: same thread as the pipeline (offline ingest, the libpcap loop). Counts what
+// went through so that ingest can report it. Blocks refused by the writer (after a write
+// error) are counted by the writer (blocks_dropped) and reported by the caller.
+#ifndef CALLVAULT_STORAGE_STORE_PIPELINE_SINK_H_
+#define CALLVAULT_STORAGE_STORE_PIPELINE_SINK_H_
+
+#include <cstdint>
+#include <set>
+
+#include "appliance/pipeline/pipeline.h"
+#include "storage/store.h"
+
+namespace callvault {
+
+class StorePipelineSink final : public PipelineSink {
+ public:
+  explicit StorePipelineSink(StoreWriter* writer) : writer_(writer) {}
+
+  void OnCallStarted(const CallRecord& call) override {
+    ++calls_started_;
+    writer_->OnCallStarted(call);
+  }
+  void OnCallUpdated(const CallRecord& call) override { writer_->OnCallUpdated(call); }
+  void OnCallEnded(const CallRecord& call) override {
+    ++calls_ended_;
+    ended_ids_.insert(call.call_id);
+    writer_->OnCallEnded(call);
+  }
+  bool Push(PlainBlock&& block) override {
+    ++blocks_;
+    block_bytes_ += block.payload.size();
+    return writer_->Push(std::move(block));
+  }
+
+  uint64_t calls_started() const { return calls_started_; }
+  uint64_t calls_ended() const { return calls_ended_; }
+  uint64_t blocks() const { return blocks_; }
+  uint64_t block_bytes() const { return block_bytes_; }
+  const std::set<CallId>& ended_ids() const { return ended_ids_; }
+
+ private:
+  StoreWriter* writer_;
+  uint64_t calls_started_ = 0;
+  uint64_t calls_ended_ = 0;
+  uint64_t blocks_ = 0;
+  uint64_t block_bytes_ = 0;
+  std::set<CallId> ended_ids_;
+};
+
+}  // namespace callvault
+
+#endif  // CALLVAULT_STORAGE_STORE_PIPELINE_SINK_H_

@@ -1,0 +1,607 @@
+// End-to-end tests of the store: writer -> index -> search/read, integrity, plaintext
+// grep, format refusal, key file mode, rotation, destruction and holds.
+#include "storage/store.h"
+
+#include <rocksdb/db.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "appliance/common/time_util.h"
+#include "storage/index/index_keys.h"
+#include "storage/store_impl.h"
+#include "storage/testing/store_test_util.h"
+
+namespace callvault {
+namespace {
+
+using testing::TempDir;
+
+constexpr uint64_t kT0 = 1'780'000'000'000'000'000ull;  // 2026-05-28
+
+struct Written {
+  CallRecord record;
+  std::vector<PlainBlock> blocks;
+};
+
+SearchCriteria ByAni(const std::string& ani) {
+  SearchCriteria c;
+  c.ani = ani;
+  return c;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    opts_ = testing::MakeOptions(dir_);
+    ASSERT_TRUE(InitKeyFile(opts_.config.key_file).ok());
+    Reopen();
+  }
+  void Reopen() {
+    store_.reset();
+    auto s = Store::Open(opts_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+  // Writes `n` calls one minute apart with a few blocks each; returns what was written.
+  std::vector<Written> WriteCalls(int n, uint64_t t0 = kT0, int seed = 1) {
+    std::mt19937_64 rng(seed);
+    std::vector<Written> out;
+    StoreWriter* w = store_->writer();
+    for (int i = 0; i < n; ++i) {
+      Written x;
+      x.record = testing::RandomRecord(rng, t0 + uint64_t(i) * 60'000'000'000ull);
+      w->OnCallStarted(x.record);
+      uint64_t ts = x.record.start_ns;
+      x.blocks.push_back(testing::RandomBlock(rng, x.record.call_id, StreamKind::kSignalling,
+                                              0, 0, ts, 700));
+      for (uint32_t seq = 0; seq < 2; ++seq) {
+        for (uint16_t leg = 0; leg < 2; ++leg) {
+          x.blocks.push_back(testing::RandomBlock(rng, x.record.call_id, StreamKind::kRtp, leg,
+                                                  seq, ts + seq * 5'000'000'000ull,
+                                                  1000 + rng() % 3000));
+        }
+      }
+      for (auto b : x.blocks) EXPECT_TRUE(w->Push(std::move(b)));
+      w->OnCallEnded(x.record);
+      out.push_back(std::move(x));
+    }
+    EXPECT_TRUE(w->Flush().ok());
+    return out;
+  }
+  std::vector<CallId> Ids(const std::vector<CallSummary>& v) {
+    std::vector<CallId> out;
+    for (const auto& s : v) out.push_back(s.record.call_id);
+    return out;
+  }
+  // Edits the index directly (test hook: the live RocksDB behind the store).
+  void RawEdit(const std::function<void(rocksdb::DB*, std::vector<rocksdb::ColumnFamilyHandle*>&)>& fn) {
+    fn(store_->impl()->db.get(), store_->impl()->cf);
+  }
+
+  TempDir dir_;
+  StoreOptions opts_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, RoundTripRecordsAndBlocks) {
+  auto written = WriteCalls(20);
+  Reopen();  // everything acknowledged must survive a close
+  for (const auto& x : written) {
+    auto c = store_->GetCall(x.record.call_id);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(testing::SameRecord(c->record, x.record));
+    EXPECT_FALSE(c->held);
+    EXPECT_EQ(c->blocks, x.blocks.size());
+    std::map<std::tuple<int, int, uint32_t>, std::vector<uint8_t>> want;
+    for (const auto& b : x.blocks) want[{int(b.info.kind), b.info.leg, b.info.seq}] = b.payload;
+    std::size_t got = 0;
+    ASSERT_TRUE(store_->ReadBlocks(x.record.call_id, {}, [&](const PlainBlock& b) {
+      EXPECT_EQ(b.payload, (want[{int(b.info.kind), b.info.leg, b.info.seq}]));
+      ++got;
+      return true;
+    }).ok());
+    EXPECT_EQ(got, x.blocks.size());
+    BlockFilter f;
+    f.kind = StreamKind::kRtp;
+    f.leg = 1;
+    got = 0;
+    ASSERT_TRUE(store_->ReadBlocks(x.record.call_id, f, [&](const PlainBlock& b) {
+      EXPECT_EQ(b.info.leg, 1);
+      EXPECT_EQ(b.info.kind, StreamKind::kRtp);
+      ++got;
+      return true;
+    }).ok());
+    EXPECT_EQ(got, 2u);
+  }
+  EXPECT_EQ(store_->GetCall(CallId{12345}).status().code(), absl::StatusCode::kNotFound);
+  auto v = store_->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok()) << v->ToStatus();
+  EXPECT_EQ(v->calls, 20u);
+  EXPECT_EQ(v->blocks, 20u * 5);
+}
+
+TEST_F(StoreTest, SearchMatchesBruteForce) {
+  auto written = WriteCalls(60);
+  auto expect = [&](const std::function<bool(const CallRecord&)>& pred, uint32_t limit) {
+    std::vector<CallId> ids;
+    for (const auto& x : written) {
+      if (pred(x.record)) ids.push_back(x.record.call_id);
+    }
+    std::sort(ids.rbegin(), ids.rend());  // newest first
+    if (limit && ids.size() > limit) ids.resize(limit);
+    return ids;
+  };
+  const CallRecord& probe = written[17].record;
+  SearchCriteria c;
+  c.limit = 0;
+  // ANI in several user forms.
+  std::string digits = probe.ani.substr(1);
+  for (std::string form : {probe.ani, digits, "tel:" + probe.ani,
+                           fmt::format("+{} ({}) {}-{}", digits.substr(0, 1), digits.substr(1, 3),
+                                       digits.substr(4, 3), digits.substr(7))}) {
+    c = {};
+    c.limit = 0;
+    c.ani = form;
+    auto r = store_->Search(c);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(Ids(*r), expect([&](const CallRecord& x) { return x.ani == probe.ani; }, 0))
+        << form;
+    EXPECT_FALSE(r->empty());
+  }
+  c = {};
+  c.limit = 0;
+  c.agent = "  " + probe.agent.name + " ";
+  std::transform(c.agent.begin(), c.agent.end(), c.agent.begin(), ::toupper);
+  auto r = store_->Search(c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Ids(*r), expect([&](const CallRecord& x) { return x.agent.name == probe.agent.name; }, 0));
+  EXPECT_GT(r->size(), 1u);
+  c = {};
+  c.limit = 3;
+  c.agent = probe.agent.extension;
+  r = store_->Search(c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Ids(*r), expect([&](const CallRecord& x) { return x.agent.extension == probe.agent.extension; }, 3));
+  // AND of agent + dialled-free time window + state
+  c = {};
+  c.limit = 0;
+  c.agent = probe.agent.name;
+  c.from_ns = kT0 + 10 * 60'000'000'000ull;
+  c.to_ns = kT0 + 40 * 60'000'000'000ull;
+  r = store_->Search(c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Ids(*r), expect([&](const CallRecord& x) {
+              return x.agent.name == probe.agent.name && x.start_ns >= c.from_ns &&
+                     x.start_ns < c.to_ns;
+            }, 0));
+  c = {};
+  c.limit = 0;
+  c.dialled = probe.dialled;
+  c.state = probe.state;
+  r = store_->Search(c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Ids(*r), expect([&](const CallRecord& x) {
+              return x.dialled == probe.dialled && x.state == probe.state;
+            }, 0));
+  // time only, state only, limit
+  c = {};
+  c.limit = 7;
+  c.from_ns = kT0 + 5 * 60'000'000'000ull;
+  r = store_->Search(c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Ids(*r), expect([&](const CallRecord& x) { return x.start_ns >= c.from_ns; }, 7));
+  c = {};
+  c.limit = 0;
+  c.state = CallState::kFailed;
+  r = store_->Search(c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Ids(*r), expect([&](const CallRecord& x) { return x.state == CallState::kFailed; }, 0));
+  c = {};
+  c.ani = "+19999999999";
+  r = store_->Search(c);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+}
+
+TEST_F(StoreTest, UpdatedRecordMovesBlindIndexEntries) {
+  std::mt19937_64 rng(3);
+  CallRecord r = testing::RandomRecord(rng, kT0);
+  r.agent = {};
+  StoreWriter* w = store_->writer();
+  w->OnCallStarted(r);
+  ASSERT_TRUE(w->Flush().ok());
+  r.agent.name = "Late Identified";
+  r.ani = "+13125550199";
+  w->OnCallUpdated(r);
+  ASSERT_TRUE(w->Flush().ok());
+  Reopen();
+  r.agent.name = "Renamed Agent";
+  store_->writer()->OnCallEnded(r);
+  ASSERT_TRUE(store_->writer()->Flush().ok());
+  SearchCriteria c;
+  c.agent = "late identified";
+  EXPECT_TRUE(store_->Search(c)->empty());
+  c.agent = "renamed agent";
+  EXPECT_EQ(store_->Search(c)->size(), 1u);
+  c = {};
+  c.ani = "+13125550199";
+  EXPECT_EQ(store_->Search(c)->size(), 1u);
+  auto v = store_->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok()) << v->ToStatus();
+}
+
+// Searches every byte of every file for `needle`.
+std::vector<std::string> Grep(const std::string& root, const std::string& needle) {
+  std::vector<std::string> hits;
+  for (const auto& f : testing::AllFiles(root)) {
+    std::ifstream in(f, std::ios::binary);
+    std::string s((std::istreambuf_iterator<char>(in)), {});
+    if (s.find(needle) != std::string::npos) hits.push_back(f);
+  }
+  return hits;
+}
+std::string Utf16(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    o.push_back(c);
+    o.push_back('\0');
+  }
+  return o;
+}
+
+TEST_F(StoreTest, NoPlaintextPiiAnywhereOnDisk) {
+  auto written = WriteCalls(15);
+  ASSERT_TRUE(store_->AddHold({written[0].record.call_id, "CASE-77", "grievance Przybylski",
+                               "admin", 0}).ok());
+  // Also force memtables and WAL to SST files, and keep the WAL: both must be clean.
+  ASSERT_TRUE(store_->CompactIndex().ok());
+  auto more = WriteCalls(5, kT0 + 86'400'000'000'000ull, 9);  // second day, fresh WAL
+  store_.reset();
+  int checked = 0;
+  for (const auto* set : {&written, &more}) {
+    for (const auto& x : *set) {
+      const auto& r = x.record;
+      std::string d = r.ani.substr(1);
+      std::string dd = r.dialled.substr(1);
+      for (const std::string& needle :
+           {r.ani, d, Utf16(r.ani), Utf16(d), r.dialled, dd, Utf16(dd), r.agent.name,
+            Utf16(r.agent.name), r.agent.name.substr(0, r.agent.name.find(' ')),
+            r.agent.name.substr(r.agent.name.find(' ') + 1)}) {
+        auto hits = Grep(opts_.config.path, needle);
+        EXPECT_TRUE(hits.empty()) << "found '" << needle << "' in " << hits.front();
+        ++checked;
+      }
+    }
+  }
+  EXPECT_TRUE(Grep(opts_.config.path, "grievance").empty());
+  EXPECT_GT(checked, 200);
+  // The test itself can find a planted value (guards against a vacuous grep).
+  std::ofstream(opts_.config.path + "/planted") << written[0].record.ani;
+  EXPECT_EQ(Grep(opts_.config.path, written[0].record.ani).size(), 1u);
+}
+
+TEST_F(StoreTest, TamperedSegmentByteNamesCallAndBlock) {
+  auto written = WriteCalls(3);
+  auto segs = store_->ListSegments();
+  ASSERT_TRUE(segs.ok());
+  ASSERT_EQ(segs->size(), 1u);
+  std::string path = segs->front().path;
+  store_.reset();
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(32 + 80 + 10);  // inside the first block's ciphertext
+    char c;
+    f.seekg(32 + 80 + 10);
+    f.get(c);
+    f.seekp(32 + 80 + 10);
+    f.put(char(c ^ 0x04));
+  }
+  Reopen();
+  CallId first = written[0].record.call_id;
+  absl::Status s = store_->ReadBlocks(first, {}, [](const PlainBlock&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(std::string(s.message()).find("call " + first.ToString() + " sip leg 0 seq 0"),
+            std::string::npos) << s;
+  auto v = store_->Verify();
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->problems.size(), 1u) << v->ToStatus();
+  EXPECT_NE(v->problems[0].find(first.ToString()), std::string::npos);
+  EXPECT_EQ(v->ToStatus().code(), absl::StatusCode::kDataLoss);
+  // other calls remain readable
+  EXPECT_TRUE(store_->ReadBlocks(written[1].record.call_id, {}, [](const PlainBlock&) { return true; }).ok());
+}
+
+TEST_F(StoreTest, EveryIndexValueTamperIsDetected) {
+  auto written = WriteCalls(2);
+  CallId id = written[0].record.call_id;
+  std::string key = idx::IdKey(id);
+  // For each CF holding a value of this call, flip each byte of it in turn (sampled).
+  for (idx::Cf cf : {idx::kKeys, idx::kCalls, idx::kTime, idx::kBlocks}) {
+    std::string k = cf == idx::kBlocks ? idx::BlockKey(id, StreamKind::kRtp, 1, 1) : key;
+    std::string orig;
+    RawEdit([&](rocksdb::DB* db, auto& h) {
+      auto st = db->Get(rocksdb::ReadOptions(), h[cf], k, &orig);
+      ASSERT_TRUE(st.ok()) << idx::kCfNames[cf] << " " << st.ToString();
+    });
+    for (std::size_t pos = 0; pos < orig.size(); pos += (cf == idx::kCalls ? 7 : 1)) {
+      std::string t = orig;
+      t[pos] ^= 0x10;
+      RawEdit([&](rocksdb::DB* db, auto& h) { ASSERT_TRUE(db->Put({}, h[cf], k, t).ok()); });
+      auto v = store_->Verify();
+      ASSERT_TRUE(v.ok()) << v.status();
+      ASSERT_FALSE(v->ok()) << idx::kCfNames[cf] << " byte " << pos << " undetected";
+      EXPECT_NE(v->problems[0].find(id.ToString()), std::string::npos) << v->problems[0];
+      if (cf == idx::kKeys || cf == idx::kCalls) {
+        EXPECT_EQ(store_->GetCall(id).status().code(), absl::StatusCode::kDataLoss);
+      }
+    }
+    RawEdit([&](rocksdb::DB* db, auto& h) { ASSERT_TRUE(db->Put({}, h[cf], k, orig).ok()); });
+  }
+  auto v = store_->Verify();
+  EXPECT_TRUE(v->ok()) << v->ToStatus();
+  // Moving one call's sealed record onto another call is detected too.
+  RawEdit([&](rocksdb::DB* db, auto& h) {
+    std::string other;
+    ASSERT_TRUE(db->Get({}, h[idx::kCalls], idx::IdKey(written[1].record.call_id), &other).ok());
+    ASSERT_TRUE(db->Put({}, h[idx::kCalls], key, other).ok());
+  });
+  EXPECT_EQ(store_->GetCall(id).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(StoreTest, NewerStoreFormatRefused) {
+  store_.reset();
+  std::ofstream(opts_.config.path + "/VERSION", std::ios::trunc) << "callvault-store 2\n";
+  auto s = Store::Open(opts_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(s.status().message()).find("newer"), std::string::npos);
+}
+
+TEST_F(StoreTest, KeyFileReadableByOthersRefused) {
+  store_.reset();
+  ::chmod(opts_.config.key_file.c_str(), 0644);
+  auto s = Store::Open(opts_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(s.status().message()).find(opts_.config.key_file), std::string::npos);
+  EXPECT_NE(std::string(s.status().message()).find("0644"), std::string::npos);
+}
+
+TEST_F(StoreTest, WrongKeyFileIsIntegrityError) {
+  auto written = WriteCalls(1);
+  store_.reset();
+  std::string other = dir_.path() + "/other.key";
+  ASSERT_TRUE(InitKeyFile(other).ok());
+  opts_.config.key_file = other;
+  Reopen();
+  EXPECT_EQ(store_->GetCall(written[0].record.call_id).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+std::string Slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+TEST_F(StoreTest, RotationRewrapsWithoutTouchingSegments) {
+  auto written = WriteCalls(10);
+  auto segs = *store_->ListSegments();
+  std::map<std::string, std::string> before;
+  for (const auto& s : segs) before[s.path] = Slurp(s.path);
+  std::string search_before = Ids(*store_->Search(ByAni(written[3].record.ani)))[0].ToString();
+  ASSERT_TRUE(store_->RotateKeys().ok());
+  auto ks = store_->GetKeyStatus();
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(ks->current_kek_id, 2u);
+  EXPECT_EQ(ks->keks_in_file, std::vector<uint32_t>{2});
+  ASSERT_EQ(ks->wrapped_keys_by_kek.size(), 1u);
+  EXPECT_EQ(ks->wrapped_keys_by_kek[0], (std::pair<uint32_t, uint64_t>{2, 10}));
+  auto more = WriteCalls(3, kT0 + 3'600'000'000'000ull, 5);
+  Reopen();  // from the rotated key file on disk
+  for (const auto& s : segs) EXPECT_EQ(Slurp(s.path), before[s.path]);
+  for (const auto* set : {&written, &more}) {
+    for (const auto& x : *set) {
+      auto c = store_->GetCall(x.record.call_id);
+      ASSERT_TRUE(c.ok()) << c.status();
+      EXPECT_TRUE(store_->ReadBlocks(x.record.call_id, {}, [](const PlainBlock&) { return true; }).ok());
+    }
+  }
+  EXPECT_EQ(Ids(*store_->Search(ByAni(written[3].record.ani)))[0].ToString(), search_before);
+  ASSERT_TRUE(store_->RotateKeys().ok());
+  EXPECT_EQ(store_->GetKeyStatus()->current_kek_id, 3u);
+  EXPECT_TRUE(store_->Verify()->ok());
+}
+
+TEST_F(StoreTest, DestroyIsCryptoShredAndExactAccounting) {
+  auto written = WriteCalls(6);
+  auto held = written[1].record.call_id;
+  ASSERT_TRUE(store_->AddHold({held, "CASE-1", "investigation", "root", 0}).ok());
+  std::vector<CallId> ids;
+  uint64_t expect_bytes = 0;
+  for (const auto& x : written) {
+    ids.push_back(x.record.call_id);
+    if (x.record.call_id != held) {
+      for (const auto& b : x.blocks) expect_bytes += 80 + b.payload.size() + 16;
+    }
+  }
+  ids.push_back(CallId{999});
+  auto lst = store_->ListCalls(0, ~0ull);
+  ASSERT_TRUE(lst.ok());
+  ASSERT_EQ(lst->size(), 6u);
+  EXPECT_TRUE(std::any_of(lst->begin(), lst->end(), [&](const CallListing& l) { return l.held; }));
+  auto r = store_->DestroyCalls(ids);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->calls, 5u);
+  EXPECT_EQ(r->bytes, expect_bytes);
+  EXPECT_EQ(r->skipped_held, std::vector<CallId>{held});
+  EXPECT_EQ(r->not_found, std::vector<CallId>{CallId{999}});
+  for (const auto& x : written) {
+    auto c = store_->GetCall(x.record.call_id);
+    if (x.record.call_id == held) {
+      EXPECT_TRUE(c.ok());
+      EXPECT_TRUE(c->held);
+    } else {
+      EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+      EXPECT_TRUE(store_->Search(ByAni(x.record.ani))->empty() ||
+                  x.record.ani == written[1].record.ani);
+    }
+  }
+  auto segs = *store_->ListSegments();
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(segs[0].dead_bytes, expect_bytes);
+  EXPECT_EQ(segs[0].live_bytes + segs[0].dead_bytes + 32, segs[0].file_bytes);
+  auto days = *store_->DiskUsageByDay();
+  ASSERT_EQ(days.size(), 1u);
+  EXPECT_EQ(days[0].dead_bytes, expect_bytes);
+  EXPECT_EQ(days[0].day, DayOf(kT0));
+  EXPECT_TRUE(store_->Verify()->ok()) << store_->Verify()->ToStatus();
+  // release the hold, destroy the last call: the segment is all dead and can go
+  EXPECT_EQ(store_->DeleteDeadSegment(segs[0].day, segs[0].segment_id).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->RemoveHold(held).ok());
+  EXPECT_EQ(store_->RemoveHold(held).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->DestroyCalls(std::vector<CallId>{held}).ok());
+  ASSERT_TRUE(store_->DeleteDeadSegment(segs[0].day, segs[0].segment_id).ok());
+  struct stat st;
+  EXPECT_NE(::stat(segs[0].path.c_str(), &st), 0);
+  EXPECT_TRUE(store_->ListSegments()->empty());
+  EXPECT_TRUE(store_->DiskUsageByDay()->empty());
+  EXPECT_TRUE(store_->Verify()->ok());
+  // idempotent
+  auto again = store_->DestroyCalls(ids);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->calls, 0u);
+}
+
+TEST_F(StoreTest, HoldsAreSealedAndListed) {
+  auto written = WriteCalls(3);
+  HoldInfo h{written[2].record.call_id, "CASE-2026-9", "union grievance 4411", "alice", 42};
+  ASSERT_TRUE(store_->AddHold(h).ok());
+  EXPECT_EQ(store_->AddHold({CallId{5}, "x", "y", "z", 1}).code(), absl::StatusCode::kNotFound);
+  auto l = store_->ListHolds();
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->size(), 1u);
+  EXPECT_EQ((*l)[0].case_id, "CASE-2026-9");
+  EXPECT_EQ((*l)[0].reason, "union grievance 4411");
+  EXPECT_EQ((*l)[0].who, "alice");
+  EXPECT_EQ((*l)[0].when_ns, 42u);
+  EXPECT_TRUE(*store_->IsHeld(h.call_id));
+  EXPECT_FALSE(*store_->IsHeld(written[0].record.call_id));
+}
+
+TEST_F(StoreTest, StartupDiscardsUnsealedLeftovers) {
+  WriteCalls(2);
+  std::mt19937_64 rng(4);
+  CallRecord r = testing::RandomRecord(rng, kT0 + 7'200'000'000'000ull);
+  store_->writer()->OnCallStarted(r);
+  ASSERT_TRUE(store_->writer()->Push(testing::RandomBlock(rng, r.call_id, StreamKind::kRtp, 0, 0, r.start_ns, 500)));
+  // no Flush: the segment stays a .tmp; closing without sealing loses it by design
+  std::string day = opts_.config.path + "/segments/" + DayString(DayOf(r.start_ns));
+  auto count = [&](const char* suffix) {
+    int n = 0;
+    for (const auto& f : testing::AllFiles(day)) n += f.ends_with(suffix);
+    return n;
+  };
+  ASSERT_EQ(count(".seg.tmp"), 1);
+  ASSERT_EQ(count(".seg"), 1);  // the sealed segment of WriteCalls
+  // a sealed-looking segment nobody indexed (crash between rename and WriteBatch)
+  std::ofstream(day + "/00000000000000ff.seg") << "junk";
+  ASSERT_EQ(count(".seg"), 2);
+  Reopen();
+  EXPECT_EQ(count(".seg.tmp"), 0);
+  EXPECT_EQ(count(".seg"), 1);
+  EXPECT_EQ(store_->GetCall(r.call_id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Verify()->ok());
+}
+
+TEST_F(StoreTest, IntervalModeSealsOnlyAfterInterval) {
+  store_.reset();
+  opts_.config.sync = "interval";
+  opts_.config.sync_interval_ms = 60'000;
+  Reopen();
+  std::mt19937_64 rng(8);
+  CallRecord r = testing::RandomRecord(rng, kT0);
+  store_->writer()->OnCallStarted(r);
+  ASSERT_TRUE(store_->writer()->Push(testing::RandomBlock(rng, r.call_id, StreamKind::kRtp, 0, 0, r.start_ns, 500)));
+  ASSERT_TRUE(store_->writer()->Flush().ok());
+  EXPECT_EQ(store_->GetCall(r.call_id).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->writer()->Sync().ok());
+  EXPECT_TRUE(store_->GetCall(r.call_id).ok());
+}
+
+TEST_F(StoreTest, SegmentRollsAtSegmentBytes) {
+  store_.reset();
+  opts_.config.segment_bytes = 10'000;
+  Reopen();
+  auto written = WriteCalls(5);
+  EXPECT_GE(store_->ListSegments()->size(), 4u);
+  for (const auto& x : written) EXPECT_TRUE(store_->GetCall(x.record.call_id).ok());
+  EXPECT_TRUE(store_->Verify()->ok());
+}
+
+TEST_F(StoreTest, DerivedSubkeysStableAndDistinct) {
+  auto a = store_->DeriveSubkey(16, "cvaudit_");
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(store_->RotateKeys().ok());
+  auto b = store_->DeriveSubkey(16, "cvaudit_");
+  EXPECT_EQ(*a, *b);
+  EXPECT_NE(*a, *store_->DeriveSubkey(17, "cvaudit_"));
+  EXPECT_FALSE(store_->DeriveSubkey(1, "cvblind_").ok());
+  EXPECT_EQ(store_->BlindHex("ani", "+1 202 555 0143"), store_->BlindHex("ani", "12025550143"));
+  EXPECT_EQ(store_->BlindHex("ani", "+12025550143").size(), 32u);
+}
+
+TEST_F(StoreTest, CompactSegmentKeepsLiveBlocksOnly) {
+  auto written = WriteCalls(8);
+  auto segs = *store_->ListSegments();
+  ASSERT_EQ(segs.size(), 1u);
+  std::vector<CallId> gone;
+  uint64_t dead = 0;
+  for (int i = 0; i < 8; i += 2) {
+    gone.push_back(written[i].record.call_id);
+    for (const auto& b : written[i].blocks) dead += 80 + b.payload.size() + 16;
+  }
+  ASSERT_TRUE(store_->DestroyCalls(gone).ok());
+  auto reclaimed = store_->CompactSegment(segs[0].day, segs[0].segment_id);
+  ASSERT_TRUE(reclaimed.ok()) << reclaimed.status();
+  EXPECT_EQ(*reclaimed, dead);
+  auto after = *store_->ListSegments();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(after[0].segment_id, segs[0].segment_id);
+  EXPECT_EQ(after[0].dead_bytes, 0u);
+  EXPECT_EQ(after[0].file_bytes, segs[0].file_bytes - dead);
+  struct stat st;
+  EXPECT_NE(::stat(segs[0].path.c_str(), &st), 0);
+  ASSERT_EQ(::stat(after[0].path.c_str(), &st), 0);
+  EXPECT_EQ(uint64_t(st.st_size), after[0].file_bytes);
+  auto days = *store_->DiskUsageByDay();
+  ASSERT_EQ(days.size(), 1u);
+  EXPECT_EQ(days[0].bytes, after[0].file_bytes);
+  EXPECT_EQ(days[0].dead_bytes, 0u);
+  for (int i = 1; i < 8; i += 2) {
+    std::size_t n = 0;
+    ASSERT_TRUE(store_->ReadBlocks(written[i].record.call_id, {}, [&](const PlainBlock& b) {
+      EXPECT_EQ(b.payload, written[i].blocks[n].payload);
+      ++n;
+      return true;
+    }).ok());
+    EXPECT_EQ(n, written[i].blocks.size());
+  }
+  auto v = store_->Verify();
+  EXPECT_TRUE(v->ok()) << v->ToStatus();
+  // New writes after a compaction do not collide with compacted segment ids.
+  Reopen();
+  WriteCalls(2, kT0 + 3'600'000'000'000ull, 3);
+  EXPECT_TRUE(store_->Verify()->ok());
+}
+
+}  // namespace
+}  // namespace callvault
