@@ -231,12 +231,12 @@ int main(int argc, char** argv) {
     };
     hooks.on_tick = [&](const dpdk::DpdkEngine& engine) {
       state.Publish(engine.Counters());
+      state.SetRunning(!engine.Done());  // ports started, workers polling
       ticker.Tick();
     };
     dpdk::PipelineFactory factory = [&config, &directory](unsigned, PipelineSink* sink) {
       return MakeEnginePipeline(config, sink, &directory);
     };
-    state.SetRunning(true);
     const auto t0 = std::chrono::steady_clock::now();
     result = dpdk::RunDpdkCapture(config, factory, &store_sink, hooks);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;

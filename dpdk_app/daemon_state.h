@@ -33,6 +33,7 @@ class DaemonState {
   void SetRunning(bool running);
 
   EngineCounters Snapshot() const;
+  // "running" is true once every source is open and polled (tests wait for it).
   // {"source","detail","running","active_calls","ports":[..],"queues":[..],"rings":[..],
   //  "drops":{name:value} (every drop counter, zeros included),"dropped_total",
   //  "pipeline":{name:value},"alarms":[..]}. A non-zero drop adds an alarm line.

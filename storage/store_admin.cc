@@ -410,15 +410,24 @@ absl::StatusOr<uint64_t> Store::CompactSegment(uint32_t day, uint64_t seg) {
   std::string old_path = m.SegmentPath(day, seg);
   int in = ::open(old_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return ErrnoToStatus(errno, fmt::format("open segment {}", old_path));
-  // Compaction output ids have the top bit set: a separate id space from the writer's.
+  // New id: 2^32 above every id in use (the writer caches its next id, so it can never
+  // pick this one later); the same rule as storage/retention/segment_compactor.
   std::string nv;
-  uint64_t new_id = 1ull << 63;
-  if (m.db->Get(rocksdb::ReadOptions(), m.h(idx::kMeta), "next_compact_segment", &nv).ok() &&
+  uint64_t hi = 0;
+  if (m.db->Get(rocksdb::ReadOptions(), m.h(idx::kMeta), "next_segment", &nv).ok() &&
       nv.size() == 8) {
-    new_id = idx::GetLe<uint64_t>(nv.data());
+    hi = idx::GetLe<uint64_t>(nv.data());
   }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        m.db->NewIterator(rocksdb::ReadOptions(), m.h(idx::kUsage)));
+    for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {
+      if (it->key().size() == 13) hi = std::max(hi, idx::GetBe(it->key().data() + 5, 8) + 1);
+    }
+  }
+  uint64_t new_id = hi + (1ull << 32);
   std::string new_path = m.SegmentPath(day, new_id), tmp = new_path + ".tmp";
-  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (out < 0) {
     int e = errno;
     ::close(in);
@@ -484,9 +493,13 @@ absl::StatusOr<uint64_t> Store::CompactSegment(uint32_t day, uint64_t seg) {
   out = -1;
   ::close(in);
   in = -1;
-  if (::rename(tmp.c_str(), new_path.c_str()) != 0) {
-    return ErrnoToStatus(errno, "rename " + tmp);
+  // link() refuses to replace an existing segment, unlike rename().
+  if (::link(tmp.c_str(), new_path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoToStatus(e, "link " + tmp + " to " + new_path);
   }
+  ::unlink(tmp.c_str());
   int dfd = ::open(m.SegmentDir(day).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
@@ -499,7 +512,7 @@ absl::StatusOr<uint64_t> Store::CompactSegment(uint32_t day, uint64_t seg) {
               idx::U64s<3>({new_size - usage[0], Neg(usage[2]), 0}));
   std::string next;
   idx::PutLe(next, new_id + 1);
-  batch.Put(m.h(idx::kMeta), "next_compact_segment", next);
+  batch.Put(m.h(idx::kMeta), "next_segment", next);
   RETURN_IF_ERROR(FromRocks(m.db->Write(Synced(), &batch), "compact segment: switch index"));
   ::unlink(old_path.c_str());
   return usage[0] - new_size;

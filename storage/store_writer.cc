@@ -58,9 +58,8 @@ class WriterImpl final : public StoreWriter {
     std::unique_ptr<rocksdb::Iterator> it(
         m_->db->NewIterator(rocksdb::ReadOptions(), m_->h(idx::kUsage)));
     for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {
-      if (it->key().size() == 13) {
-        next_seg_ = std::max(next_seg_, idx::GetBe(it->key().data() + 5, 8) + 1);
-      }
+      uint64_t id = it->key().size() == 13 ? idx::GetBe(it->key().data() + 5, 8) : 0;
+      next_seg_ = std::max(next_seg_, id + 1);
     }
     interval_mode_ = m_->opts.config.sync == "interval";
     last_seal_ns_ = NowNs();
@@ -201,6 +200,8 @@ class WriterImpl final : public StoreWriter {
       seg.id = next_seg_++;
       seg.final = m_->SegmentPath(day, seg.id);
       seg.tmp = seg.final + ".tmp";
+      struct stat st;
+      if (::stat(seg.final.c_str(), &st) == 0) continue;  // never reuse a sealed name
       seg.fd = ::open(seg.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       if (seg.fd >= 0) break;
       if (errno != EEXIST) {

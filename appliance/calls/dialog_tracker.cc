@@ -340,10 +340,18 @@ void DialogTracker::StartCall(Dialog& d, const SipEvent& e, const sip::Message& 
   auto from = m.from();
   auto to = m.to();
   std::string_view b_user = to && !to->uri.user.empty() ? to->uri.user : m.request_uri().user;
-  PartyId a{from->uri.user, from->display_name, e.src.ip};
-  PartyId b{b_user, to ? to->display_name : std::string_view(), e.dst.ip};
   std::shared_ptr<const AgentDirectory> dir =
       opt_.directory ? opt_.directory->Get() : std::shared_ptr<const AgentDirectory>();
+  // A PBX or ACD routes the call to the agent by rewriting the Request-URI (the To header
+  // keeps the number the caller dialled): the Request-URI user names the agent when it is
+  // in the directory or matches the extension patterns.
+  std::string_view ruri_user = m.request_uri().user;
+  if (!ruri_user.empty() && ruri_user != b_user &&
+      ((dir && dir->Find(ruri_user) != nullptr) || opt_.agent_rules.MatchesPattern(ruri_user))) {
+    b_user = ruri_user;
+  }
+  PartyId a{from->uri.user, from->display_name, e.src.ip};
+  PartyId b{b_user, to ? to->display_name : std::string_view(), e.dst.ip};
   int agent = opt_.agent_rules.AgentParty(dir.get(), a, b);
   d.media.agent_side = agent;
 
@@ -612,7 +620,9 @@ void DialogTracker::OnInviteResponse(const SipEvent& e, const sip::Message& m, D
       c.rec.sip_code = code;
     }
     // Re-decide the agent with the answering party's identity (PAI, else Contact).
-    if (d.media.agent_side < 0 || c.rec.agent.name.empty()) {
+    // Also when the agent so far is only a guess (no directory entry): the answering
+    // phone's identity is the best evidence of who took the call.
+    if (d.media.agent_side < 0 || c.rec.agent.id.empty()) {
       std::optional<sip::NameAddr> who = m.p_asserted_identity();
       if (!who || who->uri.user.empty()) who = m.contact();
       if (who && !who->uri.user.empty()) {
@@ -626,7 +636,8 @@ void DialogTracker::OnInviteResponse(const SipEvent& e, const sip::Message& m, D
         int agent = opt_.agent_rules.AgentParty(dir.get(), a, b);
         if (agent == kSideB) {
           d.media.agent_side = kSideB;
-          if (c.rec.agent.name.empty()) c.rec.agent = AgentSideRules::Identify(dir.get(), b);
+          AgentInfo answered = AgentSideRules::Identify(dir.get(), b);
+          if (c.rec.agent.name.empty() || !answered.id.empty()) c.rec.agent = answered;
         }
       }
     }

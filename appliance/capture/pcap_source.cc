@@ -1,6 +1,7 @@
 #include "appliance/capture/pcap_source.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cstring>
@@ -68,6 +69,12 @@ class PcapSource final : public CaptureSource {
     if (!live_ && r == 0 && count_ == 0) {
       eof_ = true;
       return absl::OutOfRangeError("end of capture");
+    }
+    if (live_ && count_ == 0) {
+      // Live sources are non-blocking (see OpenPcapLive): wait at most 10 ms for data,
+      // so an idle link returns 0 and the caller's timers and stop flag keep running.
+      struct pollfd pfd = {pcap_get_selectable_fd(pcap_), POLLIN, 0};
+      if (pfd.fd >= 0) (void)::poll(&pfd, 1, 10);
     }
     return count_;
   }
@@ -221,6 +228,14 @@ absl::StatusOr<std::unique_ptr<CaptureSource>> OpenPcapLive(const std::string& i
   if (!fs.ok()) {
     pcap_close(p);
     return fs;
+  }
+  // With TPACKET_V3 libpcap waits in poll() with no timeout until the kernel retires a
+  // block, and an idle link retires none: a blocking read would never return 0 (callvaultd
+  // could then neither advance timers nor stop). Non-blocking + our own 10 ms poll instead.
+  if (pcap_setnonblock(p, 1, errbuf) != 0) {
+    std::string msg = fmt::format("{}: setnonblock: {}", name, errbuf);
+    pcap_close(p);
+    return absl::UnavailableError(msg);
   }
   const bool nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
   return std::unique_ptr<CaptureSource>(new PcapSource(p, name, *link, port, true, nano));

@@ -36,6 +36,8 @@ bool ContainsIgnoreCase(std::string_view hay, std::string_view needle) {
 
 constexpr std::size_t kMaxStartLine = 512;  // LooksLikeSip() looks this far
 
+constexpr int kMaxMethodTries = 8;
+
 bool IsUpper(uint8_t c) { return c >= 'A' && c <= 'Z'; }
 
 // Finds the first SIP start line at or after `from`, also one glued to the end of a body
@@ -54,8 +56,12 @@ std::size_t FindStartLine(const uint8_t* data, std::size_t n, std::size_t from) 
     // Request line: METHOD SP Request-URI SP SIP/2.0 — back up to the line start.
     std::size_t line = k;
     while (line > from && text[line - 1] != '\n' && k - line < kMaxStartLine) --line;
-    for (std::size_t j = line; j < k; ++j) {
+    // Bounded: at most kMaxMethodTries candidates per "SIP/2.0", so hostile bytes cost
+    // O(bytes) on the packet path.
+    int tries = 0;
+    for (std::size_t j = line; j < k && tries < kMaxMethodTries; ++j) {
       if (!IsUpper(data[j]) || (j > line && IsUpper(data[j - 1]))) continue;
+      ++tries;
       if (LooksLikeSip({data + j, n - j})) return j;
     }
   }
@@ -457,12 +463,13 @@ std::size_t TcpReassembler::Process(Stream* s, const uint8_t* data, std::size_t 
         while (pos < n && (data[pos] == '\r' || data[pos] == '\n')) ++pos;  // keep-alives
         if (pos >= n) return n;
         std::span<const uint8_t> rest(data + pos, n - pos);
-        const void* lf = std::memchr(rest.data(), '\n', std::min<std::size_t>(rest.size(), 512));
-        if (!lf) {
-          if (rest.size() < 512) return pos;  // start line incomplete
-        }
-        if (!lf || !LooksLikeSip(rest)) {
+        const void* lf = std::memchr(rest.data(), '\n', rest.size());
+        if (!lf && rest.size() < kMaxStartLine) return pos;  // start line incomplete
+        if (!LooksLikeSip(rest)) {
+          // Not a start line here: hunt from the next byte (always make progress, since
+          // FindStartLine and LooksLikeSip agree on what a start line is).
           s->state = State::kResync;
+          pos += 1;
           break;
         }
         FrameResult fr = MeasureMessage(rest, limits_);
@@ -471,7 +478,7 @@ std::size_t TcpReassembler::Process(Stream* s, const uint8_t* data, std::size_t 
           drops_.Inc(SipTransportDrop::kTcpFramingError);
           s->state = State::kResync;
           // Step past this whole start line so resync does not find it again.
-          pos += std::size_t(static_cast<const uint8_t*>(lf) - rest.data()) + 1;
+          pos += lf ? std::size_t(static_cast<const uint8_t*>(lf) - rest.data()) + 1 : 1;
           break;
         }
         Emit(*s, Transport::kTcp, rest.data(), fr.length, first_ts, ts, segments, fn);

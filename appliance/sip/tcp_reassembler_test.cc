@@ -136,6 +136,15 @@ TEST_F(TcpReassemblerTest, ResyncAcrossSegmentBoundaryInsideStartLine) {
   EXPECT_EQ(got_, std::vector<std::string>({kInvite}));
 }
 
+TEST_F(TcpReassemblerTest, LongStatusLineWithoutLineFeedMakesProgress) {
+  // Regression (found by sip_tcp_fuzz): a status line longer than 512 bytes with no LF
+  // used to bounce between kSip and kResync forever.
+  Send(100, "", decode::kTcpSyn);
+  Send(101, "SIP/2.0 200 " + std::string(600, 'x'));
+  Send(713, std::string(3000, 'y') + "\r\n" + kOk);
+  EXPECT_EQ(got_, std::vector<std::string>({kOk}));
+}
+
 TEST_F(TcpReassemblerTest, GapNeverFilledIsSkippedAfterTimeout) {
   Send(100, "", decode::kTcpSyn);
   Send(101, kInvite.substr(0, 20));          // a partial message...

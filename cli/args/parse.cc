@@ -136,10 +136,18 @@ std::string SubHelp(const Command& c, const Sub& s) {
   if (s.pos == Pos::kCallIds) pos = s.max_pos == 1 ? " CALL_ID" : " CALL_ID...";
   if (s.pos == Pos::kFiles) pos = " FILE...";
   std::string out = fmt::format("usage: {}{}", head, pos);
+  std::string outputs;  // the --wav/--pcap alternatives: exactly one is required
   for (const Flag& f : s.flags) {
     std::string one = f.metavar.empty() ? fmt::format("--{}", f.name)
                                         : fmt::format("--{} {}", f.name, f.metavar);
+    if (f.type == VType::kOutput) {
+      outputs += (outputs.empty() ? "" : " | ") + one;
+      continue;
+    }
     out += f.required ? fmt::format(" {}", one) : fmt::format(" [{}]", one);
+  }
+  if (!outputs.empty()) {
+    out.insert(out.find(pos) + pos.size(), fmt::format(" ({})", outputs));
   }
   out += fmt::format("\n  {} (role: {})\n", s.summary, c.role);
   for (const Flag& f : s.flags) {

@@ -101,9 +101,15 @@ def live_run(c, s, callvaultd, callvault, inns, cap, path, ref, mid_stop):
     d = subprocess.Popen(inns + [callvaultd, "--config", cfg], stdout=subprocess.DEVNULL,
                          stderr=err)
     try:
-        up = wait_for(lambda: os.path.exists(sock) or d.poll() is not None, 30)
-        time.sleep(1.0)  # ports up, first poll
-        if not c.ok(up and d.poll() is None, f"{tag}: callvaultd is up, socket {sock}"):
+        def running():
+            if d.poll() is not None:
+                return True
+            p = du.run([callvault, "--config", cfg, "status", "--json"])
+            return p.returncode == 0 and \
+                (json.loads(p.stdout).get("capture") or {}).get("running") is True
+        up = wait_for(lambda: os.path.exists(sock) or d.poll() is not None, 30) and \
+            wait_for(running, 30, step=0.3)
+        if not c.ok(up and d.poll() is None, f"{tag}: callvaultd is up and capturing"):
             return
         rate = ["--pps=300"] if mid_stop else ["--pps=5000"]
         r = subprocess.Popen(inns + ["tcpreplay", "-q", *rate, "-i", "cvtx", cap],
@@ -113,13 +119,18 @@ def live_run(c, s, callvaultd, callvault, inns, cap, path, ref, mid_stop):
             c.ok(r.poll() is None, f"{tag}: replay still running when SIGTERM is sent")
         else:
             c.eq(r.wait(timeout=120), 0, f"{tag}: tcpreplay exit code")
-            # Calls end after the BYE plus media.grace_ms; the writer flushes every second.
+            # A call's final record is handed on 32 s after its BYE (DialogTracker linger,
+            # 64*T1, RFC 3261 §17.1.1.2) plus media.grace_ms + 0.5 s; the store writer is
+            # flushed every second. So wait up to 60 s of wall clock.
             def online():
                 p = du.run([callvault, "--config", cfg, "search", "--limit", "0", "--json"])
                 return json.loads(p.stdout) if p.returncode == 0 else []
             got = []
-            wait_for(lambda: len(got.__setitem__(slice(None), online()) or got) >= len(ref), 20,
-                     step=0.5)
+
+            def all_ended():
+                got[:] = online()
+                return summary(got) == summary(ref)
+            wait_for(all_ended, 60, step=1.0)
             c.eq(summary(got), summary(ref),
                  f"{tag}: online search while capturing = offline ingest (Call-IDs, legs, packets)")
             st = du.run([callvault, "--config", cfg, "status", "--json"])

@@ -38,6 +38,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM  # runs the EXIT trap: users, groups and the daemon never outlive us
 
 ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
@@ -208,10 +209,17 @@ python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["calls"]==
 run "$U_REV" 0 "search the ingested call by time" -- "${CFG[@]}" search --from 2011-07-28 --to 2011-07-29 --json
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert len(j)==1 and j[0]["state"]=="answered", j' "$T/out" &&
   ok "ingested call found, answered" || bad "ingested call: $(head -c 300 "$T/out")"
-# Retention is not linked into this build yet: admin is not denied (exit 10 says so).
-runuser -u "$U_ADM" -- "$T/bin/callvault" "${CFG[@]}" retention run --dry-run >"$T/out" 2>"$T/err"
-rc=$?
-[[ $rc -ne 3 ]] && ok "retention allowed to admin (exit $rc)" || bad "retention denied to admin"
+# Retention: a held call survives, the others past the age are destroyed and audited.
+run "$U_ADM" 0 "retention dry run as admin" -- "${CFG[@]}" retention run --dry-run --now 2030-01-01 --json
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["dry_run"] and j["calls"]==4, j' "$T/out" &&
+  ok "dry run: 4 calls would go" || bad "dry run: $(head -c 300 "$T/out")"
+run "$U_REV" 0 "dry run destroyed nothing" -- "${CFG[@]}" show "$CALL1"
+run "$U_ADM" 0 "hold before retention" -- "${CFG[@]}" hold add "$CALL0" --case GR-8 --reason appeal
+run "$U_ADM" 0 "retention run as admin" -- "${CFG[@]}" retention run --now 2030-01-01 --json
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["calls"]==3 and j["skipped_held"]==1, j' "$T/out" &&
+  ok "retention: 3 purged, 1 kept by its hold" || bad "retention: $(head -c 300 "$T/out")"
+run "$U_REV" 1 "purged call is gone" -- "${CFG[@]}" show "$CALL1"
+run "$U_REV" 0 "held call survives retention" -- "${CFG[@]}" show "$CALL0"
 
 # --- bad input -------------------------------------------------------------------------------
 run "$U_REV" 1 "unknown call id" -- "${CFG[@]}" show 00000000000fffff
@@ -224,10 +232,10 @@ run root 5 "offline open of a store the daemon holds" -- --store "$T/store" --ke
 
 # --- the audit log: a record for each action -------------------------------------------------
 run "$U_AUD" 0 "audit list --json" -- "${CFG[@]}" audit list --json
-python3 - "$T/out" "$U_ADM" "$U_REV" "$U_AUD" "$U_NONE" "$CALL0" <<'EOF' && ok "audit records: every action with user, role, result; denials recorded" || bad "audit record content"
+python3 - "$T/out" "$U_ADM" "$U_REV" "$U_AUD" "$U_NONE" "$CALL0" "$CALL1" <<'EOF' && ok "audit records: every action with user, role, result; denials recorded" || bad "audit record content"
 import json, sys
 recs = json.load(open(sys.argv[1]))
-adm, rev, aud, none, call0 = sys.argv[2:]
+adm, rev, aud, none, call0, _ = sys.argv[2:]
 def has(user, action, result, call=None):
     for r in recs:
         if r["user"] == user and r["action"] == action and r["result"].startswith(result):
@@ -250,6 +258,7 @@ has(adm, "denied:audit.list", "denied")
 has(rev, "show", "not_found", "00000000000fffff")
 has(rev, "export", "ok", call0)
 has(adm, "ingest", "ok")
+has(adm, "retention.run", "ok", sys.argv[7])
 # Search criteria are blind-index values, never the number.
 s = [r for r in recs if r["action"] == "search" and "ani_blind" in r["detail"]]
 assert s and all(len(r["detail"]["ani_blind"]) == 32 for r in s), s[:1]

@@ -11,6 +11,7 @@ except where the manifest is itself under test (its counts must equal tshark's).
 import calendar
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -101,7 +102,9 @@ def common_checks(pcap, m, *extra_fields):
     # One TCP segment may carry several messages: tshark then aggregates "100,180".
     methods = Counter(cap.values("sip.Method"))
     codes = Counter(cap.values("sip.Status-Code"))
+    # Codec switches (SBC re-INVITE) and holds (the phone's hold and resume re-INVITEs).
     reinvites = sum(1 for c in m["calls"] if c["codec_switch"])
+    reinvites += 2 * sum(1 for c in m["calls"] if c["hold"])
     outcome = Counter(c["outcome"] for c in m["calls"])
     answered = outcome["answered"] + outcome["no_bye"]
     check(methods["INVITE"] == calls + reinvites,
@@ -466,6 +469,111 @@ def case_dtmf_info():
               f"call {c['index']}: CSeq order {seqs}")
 
 
+def case_hold():
+    pcap, m = gen("hold", "--calls", "3", "--duration", "6", "--hold-at", "1.5", "--hold-for",
+                  "2", "--dtmf", "12", "--dtmf-at", "1.2", "--seed", "6")
+    cap = common_checks(pcap, m, "sdp.media_attr", "ip.src")
+    rtp = cap.rtp_by_ssrc()
+    for c in m["calls"]:
+        h = c["hold"]
+        check(h is not None, f"call {c['index']}: no hold")
+        if h is None:
+            continue
+        agent_ip = c["agent_side"]["sip"].split(":")[0]
+        dirs = [(r["ip.src"] == agent_ip, [a for a in r["sdp.media_attr"].split(",")
+                                           if a in ("sendonly", "recvonly", "sendrecv")])
+                for r in cap.rows if r["sip.Call-ID"] == c["sip_call_id"] and r["sdp.media_attr"]]
+        # offer, answer, hold (phone sendonly / SBC recvonly), resume (both sendrecv)
+        want = [(False, ["sendrecv"]), (True, ["sendrecv"]), (True, ["sendonly"]),
+                (False, ["recvonly"]), (True, ["sendrecv"]), (False, ["sendrecv"])]
+        check(dirs == want, f"call {c['index']}: SDP directions {dirs}")
+        up = rtp[c["rtp"]["caller_to_agent"]["ssrc"]]
+        t0, t1 = h["start_ns"] / 1e9, h["end_ns"] / 1e9
+        held = [p for p in up if t0 + 0.05 < float(p["frame.time_epoch"]) < t1 + 0.04]
+        check(not held, f"call {c['index']}: {len(held)} caller packets during the hold")
+        seqs = [int(p["rtp.seq"]) for p in up]
+        first = c["rtp"]["caller_to_agent"]["first_seq"]
+        check(seqs == [(first + k) % 65536 for k in range(len(seqs))],
+              f"call {c['index']}: sequence not contiguous across the hold")
+        gap = [(i, p) for i, p in enumerate(up[1:], 1)
+               if float(p["frame.time_epoch"]) - float(up[i - 1]["frame.time_epoch"]) > 1]
+        check(len(gap) == 1, f"call {c['index']}: {len(gap)} gaps in the caller's RTP")
+        if gap:
+            i, p = gap[0]
+            # Timestamps follow the clock across the hold (compare with the last audio
+            # packet: telephone-events carry their event's start time).
+            q = [x for x in up[:i] if x["rtp.p_type"] != "101"][-1]
+            dts = (int(p["rtp.timestamp"]) - int(q["rtp.timestamp"])) % 2**32
+            dt = float(p["frame.time_epoch"]) - float(q["frame.time_epoch"])
+            check(abs(dts / 8000 - dt) < 0.002, f"timestamp jump {dts} for {dt:.3f} s")
+            check(p["rtp.marker"] == "1", "no marker on the first packet after the hold")
+            gap_s = float(p["frame.time_epoch"]) - float(up[i - 1]["frame.time_epoch"])
+            check(abs(gap_s - 2.0) < 0.03, f"hold gap {gap_s:.3f} s, expected 2 s")
+        down = rtp[c["rtp"]["agent_to_caller"]["ssrc"]]
+        check(len(down) == c["rtp"]["agent_to_caller"]["packets_written"] == 300,
+              "the agent's RTP should continue through the hold")
+        check(len(up) == c["rtp"]["caller_to_agent"]["packets_written"], "caller count")
+        # Digit 1 (1.2 s) fits before the hold; digit 2 would overlap it and moves past it.
+        ev = [float(p["frame.time_epoch"]) for p in up if p["rtp.p_type"] == "101"]
+        check(len(ev) == 14 and ev[6] < t0 + 0.06 and ev[7] > t1,
+              f"call {c['index']}: DTMF events not placed around the hold")
+
+
+def case_encap():
+    fields = ("ip.src", "gre.proto", "gre.key", "gre.sequence_number", "erspan.version",
+              "erspan.spanid", "vxlan.vni", "vlan.id", "ip.fragment.count")
+    for kind, proto, version in (("gre", "0x6558", ""), ("erspan2", "0x88be", "1"),
+                                 ("erspan3", "0x22eb", "2"), ("vxlan", "", "")):
+        pcap, m = gen("encap_" + kind, "--calls", "2", "--duration", "2", "--encap", kind,
+                      "--encap-id", "42", "--vlan", "30", "--fragment-sip", "--seed", "12")
+        cap = common_checks(pcap, m, *fields)
+        rows = cap.rows
+        check(all(r["ip.src"].startswith("192.0.2.1,") for r in rows),
+              f"{kind}: outer source is not the mirroring switch on every frame")
+        check(all(r["vlan.id"] == "30" for r in rows), f"{kind}: inner VLAN tag lost")
+        check(len(cap.where("ip.fragment.count")) > 0, f"{kind}: no reassembled fragments")
+        check(len(cap.rtp_by_ssrc()) == 4, f"{kind}: inner RTP streams not decoded")
+        if kind == "vxlan":
+            check(all(r["vxlan.vni"] == "42" for r in rows), "VXLAN VNI")
+            continue
+        check(all(r["gre.proto"] == proto for r in rows), f"{kind}: GRE protocol")
+        if kind == "gre":
+            check(all(int(r["gre.key"], 16) == 42 for r in rows), "GRE key")
+        else:
+            check(all(r["erspan.version"] == version and r["erspan.spanid"] == "42"
+                      for r in rows), f"{kind}: ERSPAN version/session")
+            check([int(r["gre.sequence_number"]) for r in rows] == list(range(len(rows))),
+                  f"{kind}: GRE sequence numbers do not count frames in file order")
+
+
+def case_ipv6():
+    pcap, m = gen("ipv6", "--calls", "3", "--duration", "2", "--ipv6", "--fragment-sip",
+                  "--mtu", "576", "--dtmf", "7", "--dtmf-at", "0.5", "--seed", "13")
+    cap = common_checks(pcap, m, "ipv6.src", "ip.src", "sdp.connection_info.address_type",
+                        "sdp.connection_info.address", "ipv6.fragment.count")
+    check(not cap.where("ip.src"), "IPv4 packets in an --ipv6 capture")
+    check(all(r["ipv6.src"].startswith("2001:db8:") for r in cap.rows), "IPv6 sources")
+    sdp = cap.where("sdp.connection_info.address_type")
+    check(len(sdp) == 6 and all(r["sdp.connection_info.address_type"] == "IP6" for r in sdp),
+          "SDP offers/answers not IN IP6")
+    for c in m["calls"]:
+        media = {r["sdp.connection_info.address"] for r in sdp if r["sip.Call-ID"] == c["sip_call_id"]}
+        want = {c["caller"]["media"].rsplit(":", 1)[0].strip("[]"),
+                c["agent_side"]["media"].rsplit(":", 1)[0].strip("[]")}
+        check(media == want, f"call {c['index']}: SDP addresses {media} != {want}")
+    inv = cap.where("sip.Method", "INVITE")
+    check(len(inv) == 3 and all(r["ipv6.fragment.count"] == "2" for r in inv),
+          "INVITEs not reassembled from 2 IPv6 fragments")
+    rtp = cap.rtp_by_ssrc()
+    for c, key, s in streams_of(m):
+        check(len(rtp[s["ssrc"]]) == s["packets_written"] > 0, f"{key}: RTP over IPv6")
+    check(len(cap.where("rtpevent.event_id")) == 3 * 7, "DTMF over IPv6")
+    pcap, m = gen("ipv6tcp", "--calls", "2", "--duration", "2", "--ipv6", "--sip-tcp",
+                  "--tcp-split")
+    cap = common_checks(pcap, m)
+    check(len(cap.rtp_by_ssrc()) == 4, "RTP streams not set up from SDP over TCP/IPv6")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
@@ -474,7 +582,7 @@ def main():
     if len(sys.argv) != 3 or sys.argv[2] not in CASES:
         raise SystemExit(f"usage: {sys.argv[0]} CALLGEN ({'|'.join(CASES)})")
     CALLGEN = sys.argv[1]
-    if subprocess.run(["which", "tshark"], capture_output=True).returncode != 0:
+    if shutil.which("tshark") is None or shutil.which("capinfos") is None:
         print("tshark not installed (scripts/setup installs it): skipped")
         return 77
     with tempfile.TemporaryDirectory(prefix="callgen_test_") as tmp:

@@ -168,8 +168,12 @@ std::vector<CallPlan> PlanCalls(const Options& o, const std::vector<Agent>& agen
     p.agent = slot % static_cast<int>(agents.size());
     const uint32_t sbc_ip = (198u << 24) | (51u << 16) | (100u << 8) | (10u + (i % 4));
     p.caller_sig = MakeHost(sbc_ip);
+    if (o.ipv6) {  // documentation prefix 2001:db8::/32 (RFC 3849)
+      p.caller_sig = MakeHost6({0x20, 0x01, 0x0d, 0xb8, 0, 0x51, 0x01, 0, 0, 0, 0, 0, 0, 0, 0,
+                                static_cast<uint8_t>(0x10 + i % 4)});
+    }
     p.agent_sig = MakeHost(agents[static_cast<size_t>(p.agent)].ip);
-    p.call_id = fmt::format("{}@{}", rng.Hex(24), Ipv4ToString(sbc_ip));
+    p.call_id = fmt::format("{}@{}", rng.Hex(24), HostText(p.caller_sig));
     p.ani = fmt::format("+1202555{:04d}", rng.Below(10000));
     p.dialled = fmt::format("+1800555010{}", rng.Below(5));
     p.from_tag = rng.Hex(10);
@@ -234,14 +238,20 @@ std::vector<CallPlan> PlanCalls(const Options& o, const std::vector<Agent>& agen
     p.caller_rtp = static_cast<uint16_t>(10000 + 2 * (i % 25000));
     p.agent_rtp = static_cast<uint16_t>(16384 + 2 * (i % 8000));
     p.agent_sip_port = static_cast<uint16_t>(o.sip_port);
-    p.agent_sdp_ip = p.agent_sig.ip;
+    if (o.ipv6) {  // agent k: 2001:db8:20::(k+10)
+      const auto k = static_cast<uint32_t>(p.agent) + 10;
+      p.agent_sig = MakeHost6({0x20, 0x01, 0x0d, 0xb8, 0, 0x20, 0, 0, 0, 0, 0, 0,
+                               static_cast<uint8_t>(k >> 24), static_cast<uint8_t>(k >> 16),
+                               static_cast<uint8_t>(k >> 8), static_cast<uint8_t>(k)});
+    }
+    p.agent_sdp = p.agent_sig;
     p.agent_sdp_rtp = p.agent_rtp;
     if (o.nat_pct > 0 &&
         Rng(MixSeed(o.seed, static_cast<uint64_t>(p.agent), 3)).Percent(o.nat_pct)) {
       // A remote agent: private address like the office numbering, a public one per home.
       const auto k = static_cast<uint32_t>(p.agent);
       p.agent_nat = true;
-      p.agent_sdp_ip = (192u << 24) | (168u << 16) | ((k / 200 % 256) << 8) | (10 + k % 200);
+      p.agent_sdp = MakeHost((192u << 24) | (168u << 16) | ((k / 200 % 256) << 8) | (10 + k % 200));
       p.agent_sig = MakeHost((203u << 24) | (0u << 16) | (113u << 8) | (10 + k % 240));
       p.agent_sip_port = static_cast<uint16_t>(30000 + (i % 10000));
       p.agent_rtp = static_cast<uint16_t>(40000 + 2 * (i % 10000));

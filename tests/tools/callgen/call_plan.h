@@ -108,7 +108,7 @@ struct CallPlan {
   // from the wire when the agent sits behind NAT (--nat): private address, NAT-mapped
   // public address and ports on the wire, symmetric RTP (RFC 4961) to the SBC.
   bool agent_nat = false;
-  uint32_t agent_sdp_ip = 0;
+  Host agent_sdp;  // address only (no MAC use)
   uint16_t agent_sdp_rtp = 0;
   uint16_t tcp_port = 0;  // SBC's ephemeral port with --sip-tcp
   int tone_hz[2] = {};    // tone of each direction

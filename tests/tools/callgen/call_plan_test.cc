@@ -37,6 +37,8 @@ TEST(CallgenOptions, ErrorsNameTheFlag) {
   EXPECT_FALSE(Parse({"-o", "x", "--start", "1970-01-01T00:00:00Z"}).ok());
   EXPECT_FALSE(Parse({"-o", "x", "--start", "2200-01-01"}).ok());
   EXPECT_FALSE(Parse({"-o", "x", "--bogus"}).ok());
+  EXPECT_FALSE(Parse({"-o", "x", "--ipv6", "--nat", "5"}).ok());
+  EXPECT_FALSE(Parse({"-o", "x", "--encap", "mpls"}).ok());
 }
 
 TEST(CallgenOptions, Defaults) {

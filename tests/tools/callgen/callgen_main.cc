@@ -12,6 +12,7 @@
 #include "tests/tools/callgen/manifest.h"
 #include "tests/tools/callgen/options.h"
 #include "tests/tools/callgen/pcap_writer.h"
+#include "tests/tools/callgen/tunnel.h"
 
 namespace callvault::callgen {
 namespace {
@@ -29,6 +30,8 @@ absl::Status Main(const Options& o) {
 
   PcapWriter w;
   RETURN_IF_ERROR(w.Open(o.output));
+  Tunnel tunnel(ParseTunnelKind(o.encap).value_or(TunnelKind::kNone), o.encap_id);
+  if (tunnel.kind() != TunnelKind::kNone) w.set_tunnel(&tunnel);
   Generator gen(o, agents, plans);
   RETURN_IF_ERROR(gen.Run(w));
   RETURN_IF_ERROR(w.Close());

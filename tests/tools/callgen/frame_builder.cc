@@ -1,5 +1,7 @@
 #include "tests/tools/callgen/frame_builder.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -10,14 +12,22 @@ namespace {
 
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
-constexpr size_t kIpHeader = 20;
+constexpr uint8_t kProtoFragment = 44;  // IPv6 Fragment header
 constexpr size_t kUdpHeader = 8;
 constexpr size_t kTcpHeader = 20;
 
-uint32_t PseudoHeaderSum(uint32_t src, uint32_t dst, uint8_t proto, size_t l4_len) {
+uint32_t PseudoHeaderSum(const Host& src, const Host& dst, uint8_t proto, size_t l4_len) {
+  if (src.v6) {  // RFC 8200 §8.1
+    uint8_t ph[40] = {};
+    std::memcpy(ph, src.ip6.data(), 16);
+    std::memcpy(ph + 16, dst.ip6.data(), 16);
+    PutBe32(ph + 32, static_cast<uint32_t>(l4_len));
+    ph[39] = proto;
+    return ChecksumAdd(0, ph, sizeof ph);
+  }
   uint8_t ph[12];
-  PutBe32(ph, src);
-  PutBe32(ph + 4, dst);
+  PutBe32(ph, src.ip);
+  PutBe32(ph + 4, dst.ip);
   ph[8] = 0;
   ph[9] = proto;
   PutBe16(ph + 10, static_cast<uint16_t>(l4_len));
@@ -35,8 +45,29 @@ Host MakeHost(uint32_t ip) {
   return h;
 }
 
+Host MakeHost6(const std::array<uint8_t, 16>& ip6) {
+  Host h;
+  h.v6 = true;
+  h.ip6 = ip6;
+  h.mac[0] = 0x02;
+  h.mac[1] = 0x00;
+  std::memcpy(h.mac + 2, ip6.data() + 12, 4);
+  return h;
+}
+
 std::string Ipv4ToString(uint32_t ip) {
   return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 0xFF, (ip >> 8) & 0xFF, ip & 0xFF);
+}
+
+std::string HostText(const Host& h) {
+  if (!h.v6) return Ipv4ToString(h.ip);
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, h.ip6.data(), buf, sizeof buf);
+  return buf;
+}
+
+std::string HostUriText(const Host& h) {
+  return h.v6 ? fmt::format("[{}]", HostText(h)) : HostText(h);
 }
 
 uint32_t ChecksumAdd(uint32_t sum, const uint8_t* data, size_t len) {
@@ -73,7 +104,7 @@ size_t FrameBuilder::WriteL2(uint8_t* out, const Host& src, const Host& dst) con
     PutBe16(out + p + 2, static_cast<uint16_t>((5 << 13) | (link_.vlan & 0x0FFF)));
     p += 4;
   }
-  PutBe16(out + p, 0x0800);
+  PutBe16(out + p, src.v6 ? 0x86DD : 0x0800);
   return p + 2;
 }
 
@@ -89,10 +120,26 @@ void FrameBuilder::WriteIpv4(uint8_t* ip, uint32_t src, uint32_t dst, uint8_t pr
   ip[10] = ip[11] = 0;
   PutBe32(ip + 12, src);
   PutBe32(ip + 16, dst);
-  PutBe16(ip + 10, ChecksumFinish(ChecksumAdd(0, ip, kIpHeader)));
+  PutBe16(ip + 10, ChecksumFinish(ChecksumAdd(0, ip, 20)));
 }
 
-void FrameBuilder::FinishUdpChecksum(uint8_t* udp, uint32_t src, uint32_t dst, size_t udp_len) {
+void FrameBuilder::WriteIp(uint8_t* ip, const Host& src, const Host& dst, uint8_t next_header,
+                           size_t payload_len, uint16_t id, uint16_t frag_field) {
+  if (!src.v6) {
+    WriteIpv4(ip, src.ip, dst.ip, next_header, static_cast<uint16_t>(20 + payload_len), id,
+              frag_field);
+    return;
+  }
+  PutBe32(ip, 0x6B800000);  // version 6, traffic class 0xB8 (EF), flow label 0
+  PutBe16(ip + 4, static_cast<uint16_t>(payload_len));
+  ip[6] = next_header;
+  ip[7] = 64;
+  std::memcpy(ip + 8, src.ip6.data(), 16);
+  std::memcpy(ip + 24, dst.ip6.data(), 16);
+}
+
+void FrameBuilder::FinishUdpChecksum(uint8_t* udp, const Host& src, const Host& dst,
+                                     size_t udp_len) {
   udp[6] = udp[7] = 0;
   uint32_t sum = PseudoHeaderSum(src, dst, kProtoUdp, udp_len);
   uint16_t c = ChecksumFinish(ChecksumAdd(sum, udp, udp_len));
@@ -101,19 +148,18 @@ void FrameBuilder::FinishUdpChecksum(uint8_t* udp, uint32_t src, uint32_t dst, s
 
 std::string FrameBuilder::Udp(const Host& src, uint16_t sport, const Host& dst, uint16_t dport,
                               uint16_t ip_id, std::span<const uint8_t> payload) const {
-  size_t l2 = l2_len();
-  std::string f(l2 + kIpHeader + kUdpHeader + payload.size(), '\0');
+  const size_t l2 = l2_len(), ipl = IpLen(src);
+  std::string f(l2 + ipl + kUdpHeader + payload.size(), '\0');
   auto* b = reinterpret_cast<uint8_t*>(f.data());
   WriteL2(b, src, dst);
   size_t udp_len = kUdpHeader + payload.size();
-  WriteIpv4(b + l2, src.ip, dst.ip, kProtoUdp, static_cast<uint16_t>(kIpHeader + udp_len), ip_id,
-            0);
-  uint8_t* udp = b + l2 + kIpHeader;
+  WriteIp(b + l2, src, dst, kProtoUdp, udp_len, ip_id, 0);
+  uint8_t* udp = b + l2 + ipl;
   PutBe16(udp, sport);
   PutBe16(udp + 2, dport);
   PutBe16(udp + 4, static_cast<uint16_t>(udp_len));
   if (!payload.empty()) std::memcpy(udp + kUdpHeader, payload.data(), payload.size());
-  FinishUdpChecksum(udp, src.ip, dst.ip, udp_len);
+  FinishUdpChecksum(udp, src, dst, udp_len);
   return f;
 }
 
@@ -123,7 +169,8 @@ std::vector<std::string> FrameBuilder::UdpFragmented(const Host& src, uint16_t s
                                                      std::span<const uint8_t> payload,
                                                      int mtu) const {
   std::vector<std::string> frames;
-  if (kIpHeader + kUdpHeader + payload.size() <= static_cast<size_t>(mtu)) {
+  const size_t ipl = IpLen(src);
+  if (ipl + kUdpHeader + payload.size() <= static_cast<size_t>(mtu)) {
     frames.push_back(Udp(src, sport, dst, dport, ip_id, payload));
     return frames;
   }
@@ -134,19 +181,29 @@ std::vector<std::string> FrameBuilder::UdpFragmented(const Host& src, uint16_t s
   PutBe16(udp + 2, dport);
   PutBe16(udp + 4, static_cast<uint16_t>(dgram.size()));
   std::memcpy(udp + kUdpHeader, payload.data(), payload.size());
-  FinishUdpChecksum(udp, src.ip, dst.ip, dgram.size());
+  FinishUdpChecksum(udp, src, dst, dgram.size());
 
-  size_t max_data = (static_cast<size_t>(mtu) - kIpHeader) & ~size_t{7};
-  size_t l2 = l2_len();
+  const size_t frag_hdr = src.v6 ? 8 : 0;
+  const size_t max_data = (static_cast<size_t>(mtu) - ipl - frag_hdr) & ~size_t{7};
+  const size_t l2 = l2_len();
   for (size_t off = 0; off < dgram.size(); off += max_data) {
-    size_t n = std::min(max_data, dgram.size() - off);
-    bool more = off + n < dgram.size();
-    std::string f(l2 + kIpHeader + n, '\0');
+    const size_t n = std::min(max_data, dgram.size() - off);
+    const bool more = off + n < dgram.size();
+    std::string f(l2 + ipl + frag_hdr + n, '\0');
     auto* b = reinterpret_cast<uint8_t*>(f.data());
     WriteL2(b, src, dst);
-    uint16_t frag = static_cast<uint16_t>((more ? 0x2000 : 0) | (off / 8));
-    WriteIpv4(b + l2, src.ip, dst.ip, kProtoUdp, static_cast<uint16_t>(kIpHeader + n), ip_id, frag);
-    std::memcpy(b + l2 + kIpHeader, dgram.data() + off, n);
+    if (src.v6) {
+      WriteIp(b + l2, src, dst, kProtoFragment, frag_hdr + n, 0, 0);
+      uint8_t* fh = b + l2 + ipl;
+      fh[0] = kProtoUdp;
+      fh[1] = 0;
+      PutBe16(fh + 2, static_cast<uint16_t>(off | (more ? 1 : 0)));  // offset<<3 | M
+      PutBe32(fh + 4, 0x10000u + ip_id);                             // identification
+    } else {
+      const uint16_t frag = static_cast<uint16_t>((more ? 0x2000 : 0) | (off / 8));
+      WriteIp(b + l2, src, dst, kProtoUdp, n, ip_id, frag);
+    }
+    std::memcpy(b + l2 + ipl + frag_hdr, dgram.data() + off, n);
     frames.push_back(std::move(f));
   }
   return frames;
@@ -156,15 +213,14 @@ std::string FrameBuilder::Tcp(const Host& src, uint16_t sport, const Host& dst, 
                               uint16_t ip_id, uint32_t seq, uint32_t ack, uint8_t flags,
                               std::span<const uint8_t> payload) const {
   constexpr uint8_t kSyn = 0x02;
-  size_t opt = (flags & kSyn) ? 4 : 0;  // MSS option on SYN / SYN-ACK
-  size_t l2 = l2_len();
-  size_t tcp_len = kTcpHeader + opt + payload.size();
-  std::string f(l2 + kIpHeader + tcp_len, '\0');
+  const size_t opt = (flags & kSyn) ? 4 : 0;  // MSS option on SYN / SYN-ACK
+  const size_t l2 = l2_len(), ipl = IpLen(src);
+  const size_t tcp_len = kTcpHeader + opt + payload.size();
+  std::string f(l2 + ipl + tcp_len, '\0');
   auto* b = reinterpret_cast<uint8_t*>(f.data());
   WriteL2(b, src, dst);
-  WriteIpv4(b + l2, src.ip, dst.ip, kProtoTcp, static_cast<uint16_t>(kIpHeader + tcp_len), ip_id,
-            0x4000 /* DF */);
-  uint8_t* t = b + l2 + kIpHeader;
+  WriteIp(b + l2, src, dst, kProtoTcp, tcp_len, ip_id, 0x4000 /* DF */);
+  uint8_t* t = b + l2 + ipl;
   PutBe16(t, sport);
   PutBe16(t + 2, dport);
   PutBe32(t + 4, seq);
@@ -175,10 +231,10 @@ std::string FrameBuilder::Tcp(const Host& src, uint16_t sport, const Host& dst, 
   if (opt) {
     t[20] = 2;  // MSS
     t[21] = 4;
-    PutBe16(t + 22, 1460);
+    PutBe16(t + 22, src.v6 ? 1440 : 1460);
   }
   if (!payload.empty()) std::memcpy(t + kTcpHeader + opt, payload.data(), payload.size());
-  uint32_t sum = PseudoHeaderSum(src.ip, dst.ip, kProtoTcp, tcp_len);
+  uint32_t sum = PseudoHeaderSum(src, dst, kProtoTcp, tcp_len);
   PutBe16(t + 16, ChecksumFinish(ChecksumAdd(sum, t, tcp_len)));
   return f;
 }

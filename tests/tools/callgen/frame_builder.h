@@ -1,13 +1,14 @@
-// FrameBuilder: lays out Ethernet (+802.1Q / QinQ tags) + IPv4 + UDP or TCP frames with
-// correct lengths and checksums, and splits large UDP datagrams into IPv4 fragments.
+// FrameBuilder: lays out Ethernet (+802.1Q / QinQ tags) + IPv4 or IPv6 + UDP or TCP frames
+// with correct lengths and checksums, and splits large UDP datagrams into IP fragments.
 //
 // Contract: control-path helper of the generator (not the appliance). Input: addresses,
-// ports, payload bytes. Output: complete frames as byte strings (or a header template that
-// the RTP path patches in place, see RtpHeaderTemplate in rtp_stream.h). No I/O, no
-// state beyond the link options; any thread.
+// ports, payload bytes. Output: complete frames as byte strings (the RTP path instead
+// patches a header template with the static helpers). No I/O, no state beyond the link
+// options; any thread.
 #ifndef CALLVAULT_TESTS_TOOLS_CALLGEN_FRAME_BUILDER_H_
 #define CALLVAULT_TESTS_TOOLS_CALLGEN_FRAME_BUILDER_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -24,13 +25,20 @@ struct LinkOptions {
 };
 
 struct Host {
-  uint32_t ip = 0;  // IPv4, host byte order
+  uint32_t ip = 0;  // IPv4, host byte order (when !v6)
+  bool v6 = false;
+  std::array<uint8_t, 16> ip6{};  // IPv6, network order (when v6)
   uint8_t mac[6] = {};
 };
 
-// Deterministic locally administered MAC for an address (02:00:ip).
+// Deterministic locally administered MAC for an address (02:00 + last 4 address bytes).
 Host MakeHost(uint32_t ip);
+Host MakeHost6(const std::array<uint8_t, 16>& ip6);
 std::string Ipv4ToString(uint32_t ip);
+// "198.51.100.10" / "2001:db8::10" (RFC 5952), and the form for URIs and Via
+// ("[2001:db8::10]", RFC 3261 §25.1).
+std::string HostText(const Host& h);
+std::string HostUriText(const Host& h);
 
 // RFC 1071 Internet checksum helpers.
 uint32_t ChecksumAdd(uint32_t sum, const uint8_t* data, size_t len);
@@ -40,18 +48,20 @@ class FrameBuilder {
  public:
   explicit FrameBuilder(LinkOptions link) : link_(link) {}
 
-  // Bytes of Ethernet header + tags in front of the IPv4 header.
+  // Bytes of Ethernet header + tags in front of the IP header.
   size_t l2_len() const;
+  static size_t IpLen(const Host& h) { return h.v6 ? 40 : 20; }
 
-  // Writes Ethernet + tags (ethertype IPv4) at `out`, returns bytes written (l2_len()).
+  // Writes Ethernet + tags (ethertype IPv4 or IPv6 after `src`) at `out`; returns l2_len().
   size_t WriteL2(uint8_t* out, const Host& src, const Host& dst) const;
 
   // One UDP datagram in one frame (no fragmentation).
   std::string Udp(const Host& src, uint16_t sport, const Host& dst, uint16_t dport, uint16_t ip_id,
                   std::span<const uint8_t> payload) const;
 
-  // One UDP datagram as IPv4 fragments (RFC 791 §2.3: offsets in 8-byte units, MF on all
-  // but the last) when the IP packet exceeds `mtu`; one frame otherwise.
+  // One UDP datagram as IP fragments when the IP packet exceeds `mtu` (one frame
+  // otherwise): IPv4 per RFC 791 §2.3 (offsets in 8-byte units, MF on all but the last),
+  // IPv6 with a Fragment header (RFC 8200 §4.5).
   std::vector<std::string> UdpFragmented(const Host& src, uint16_t sport, const Host& dst,
                                          uint16_t dport, uint16_t ip_id,
                                          std::span<const uint8_t> payload, int mtu) const;
@@ -62,12 +72,16 @@ class FrameBuilder {
                   uint32_t seq, uint32_t ack, uint8_t flags,
                   std::span<const uint8_t> payload) const;
 
-  // Fills in an IPv4 header (20 bytes, DF clear) at `ip` including its checksum.
+  // Fills in an IPv4 header (20 bytes) at `ip` including its checksum.
   static void WriteIpv4(uint8_t* ip, uint32_t src, uint32_t dst, uint8_t proto, uint16_t total_len,
                         uint16_t id, uint16_t frag_field);
-  // UDP checksum over pseudo-header + header + payload (RFC 768); header at `udp`, payload
-  // contiguous after it; writes the checksum field.
-  static void FinishUdpChecksum(uint8_t* udp, uint32_t src, uint32_t dst, size_t udp_len);
+  // Fills in the IPv4 or IPv6 header (IpLen(src) bytes) of a packet whose payload after
+  // the IP header is `payload_len` bytes. `id` and `frag_field` apply to IPv4 only.
+  static void WriteIp(uint8_t* ip, const Host& src, const Host& dst, uint8_t next_header,
+                      size_t payload_len, uint16_t id, uint16_t frag_field);
+  // UDP checksum over pseudo-header (RFC 768 / RFC 8200 §8.1) + header + payload; header
+  // at `udp`, payload contiguous after it; writes the checksum field.
+  static void FinishUdpChecksum(uint8_t* udp, const Host& src, const Host& dst, size_t udp_len);
 
  private:
   LinkOptions link_;

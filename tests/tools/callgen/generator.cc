@@ -156,7 +156,7 @@ absl::Status Generator::Run(PcapWriter& w) {
         if (o_.rtcp) {
           const std::string& user =
               d == 0 ? p.ani : agents_[static_cast<size_t>(p.agent)].extension;
-          std::string cname = fmt::format("{}@{}", user, Ipv4ToString(c.src.ip));
+          std::string cname = fmt::format("{}@{}", user, HostText(c.src));
           call->src[3 + d] = std::make_unique<RtcpSource>(c, fb, std::move(cname));
         }
         call->src[1 + d] = std::make_unique<RtpSource>(std::move(c), fb);

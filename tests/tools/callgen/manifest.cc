@@ -12,16 +12,16 @@ using json = nlohmann::ordered_json;
 
 const char* CodecName(Codec c) { return c == Codec::kPcmu ? "PCMU" : "PCMA"; }
 
-std::string Ep(uint32_t ip, uint16_t port) { return fmt::format("{}:{}", Ipv4ToString(ip), port); }
+std::string Ep(const Host& h, uint16_t port) { return fmt::format("{}:{}", HostUriText(h), port); }
 
 json Direction(const CallPlan& p, const CallResult& r, int d) {
   const StreamCounts& c = r.rtp[d];
   const bool from_caller = d == 0;
   json j = {
-      {"src", Ep(from_caller ? p.caller_sig.ip : p.agent_sig.ip,
-                 from_caller ? p.caller_rtp : p.agent_rtp)},
-      {"dst", Ep(from_caller ? p.agent_sig.ip : p.caller_sig.ip,
-                 from_caller ? p.agent_rtp : p.caller_rtp)},
+      {"src",
+       Ep(from_caller ? p.caller_sig : p.agent_sig, from_caller ? p.caller_rtp : p.agent_rtp)},
+      {"dst",
+       Ep(from_caller ? p.agent_sig : p.caller_sig, from_caller ? p.agent_rtp : p.caller_rtp)},
       {"ssrc", p.ssrc[d]},
       {"first_seq", p.seq0[d]},
       {"first_timestamp", p.ts0[d]},
@@ -132,14 +132,14 @@ json BuildManifest(const Options& o, const std::vector<Agent>& agents,
                                                      : json(p.bye_from_agent ? "agent" : "caller")},
         {"sip_transport", o.sip_tcp ? "tcp" : "udp"},
         {"caller",
-         {{"sip", Ep(p.caller_sig.ip, static_cast<uint16_t>(o.sip_port))},
-          {"media", Ep(p.caller_sig.ip, p.caller_rtp)},
+         {{"sip", Ep(p.caller_sig, static_cast<uint16_t>(o.sip_port))},
+          {"media", Ep(p.caller_sig, p.caller_rtp)},
           {"tone_hz", p.tone_hz[0]}}},
         {"agent_side",
-         {{"sip", Ep(p.agent_sig.ip, p.agent_sip_port)},
-          {"media", Ep(p.agent_sig.ip, p.agent_rtp)},
+         {{"sip", Ep(p.agent_sig, p.agent_sip_port)},
+          {"media", Ep(p.agent_sig, p.agent_rtp)},
           {"nat", p.agent_nat},
-          {"sdp_media", Ep(p.agent_sdp_ip, p.agent_sdp_rtp)},
+          {"sdp_media", Ep(p.agent_sdp, p.agent_sdp_rtp)},
           {"tone_hz", p.tone_hz[1]}}},
         {"rtp", {{"caller_to_agent", Direction(p, r, 0)}, {"agent_to_caller", Direction(p, r, 1)}}},
         {"dtmf", dtmf},
@@ -172,6 +172,9 @@ json BuildManifest(const Options& o, const std::vector<Agent>& agents,
       {"jitter_us", o.jitter_us},
       {"vlan", o.vlan},
       {"outer_vlan", o.outer_vlan},
+      {"ipv6", o.ipv6},
+      {"encap", o.encap},
+      {"encap_id", o.encap_id},
       {"fragment_sip", o.fragment_sip},
       {"mtu", o.mtu},
       {"sip_tcp", o.sip_tcp},

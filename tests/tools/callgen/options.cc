@@ -8,6 +8,7 @@
 
 #include "appliance/common/time_util.h"
 #include "fmt/format.h"
+#include "tests/tools/callgen/tunnel.h"
 
 namespace callvault::callgen {
 namespace {
@@ -85,6 +86,9 @@ enum Flag : int {
   kDtmfInfo,
   kHoldAt,
   kHoldFor,
+  kEncap,
+  kIpv6,
+  kEncapId,
   kRtcp,
   kJitter,
   kAgents,
@@ -135,7 +139,9 @@ SIP transport
   --sip-tcp                  SIP over TCP: one connection per call, handshake and FIN
   --tcp-split                with --sip-tcp: messages with a body span two segments
   --tcp-coalesce             with --sip-tcp: 100 Trying and 180 Ringing in one segment
-  --fragment-sip             IPv4-fragment SIP datagrams larger than --mtu
+  --ipv6                     every party on IPv6 (2001:db8::/32), SDP "c=IN IP6"
+  --fragment-sip             fragment SIP datagrams larger than --mtu (IPv4, or IPv6
+                             Fragment headers with --ipv6)
   --mtu N                    IP MTU for --fragment-sip (default 576)
 Network impairments (RTP only; SIP is never impaired)
   --loss PCT                 drop PCT % of RTP packets
@@ -144,6 +150,9 @@ Network impairments (RTP only; SIP is never impaired)
   --jitter-us N              random delay 0..N us on each RTP packet (default 200)
   --vlan ID                  802.1Q tag on every frame
   --qinq OUTER,INNER         802.1ad S-tag OUTER and 802.1Q C-tag INNER on every frame
+  --encap KIND               wrap every frame as a remote SPAN would: gre, erspan2,
+                             erspan3 or vxlan (outer 192.0.2.1 -> 192.0.2.100)
+  --encap-id N               ERSPAN session id, VXLAN VNI or GRE key (default 7)
   -h, --help                 this text
 )";
 }
@@ -179,6 +188,9 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       {"nat", required_argument, nullptr, kNat},
       {"dtmf-info", no_argument, nullptr, kDtmfInfo},
       {"hold-at", required_argument, nullptr, kHoldAt},
+      {"encap", required_argument, nullptr, kEncap},
+      {"ipv6", no_argument, nullptr, kIpv6},
+      {"encap-id", required_argument, nullptr, kEncapId},
       {"hold-for", required_argument, nullptr, kHoldFor},
       {"rtcp", no_argument, nullptr, kRtcp},
       {"jitter-us", required_argument, nullptr, kJitter},
@@ -350,6 +362,22 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       case kDtmfInfo:
         o.dtmf_info = true;
         break;
+      case kIpv6:
+        o.ipv6 = true;
+        break;
+      case kEncap:
+        if (!ParseTunnelKind(arg).has_value()) {
+          return Bad("encap",
+                     fmt::format("must be none, gre, erspan2, erspan3 or vxlan, got '{}'", arg));
+        }
+        o.encap = std::string(arg);
+        break;
+      case kEncapId: {
+        auto v = ParseInt("encap-id", arg, 0, 0xFFFFFF);
+        if (!v.ok()) return v.status();
+        o.encap_id = static_cast<uint32_t>(*v);
+        break;
+      }
       case kHoldAt:
       case kHoldFor: {
         auto v = ParseDouble(c == kHoldAt ? "hold-at" : "hold-for", arg, 0, 86400);
@@ -400,6 +428,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     o.start_ns = *t;
   }
   if (o.fragment_sip && !mtu_set) o.mtu = 576;
+  if (o.ipv6 && o.nat_pct > 0) return Bad("nat", "IPv4 only (NAT with --ipv6 makes no sense)");
   if (o.cancel_pct + o.busy_pct + o.no_bye_pct > 100) {
     return Bad("cancel", "--cancel + --busy + --no-bye exceed 100 %");
   }

@@ -28,10 +28,13 @@ struct Options {
   uint64_t seed = 1;
   CodecChoice codec = CodecChoice::kPcmu;
   double loss_pct = 0, reorder_pct = 0, duplicate_pct = 0;
-  int vlan = -1;        // 802.1Q tag on every frame
-  int outer_vlan = -1;  // QinQ S-tag (then vlan is the inner C-tag)
+  int vlan = -1;               // 802.1Q tag on every frame
+  int outer_vlan = -1;         // QinQ S-tag (then vlan is the inner C-tag)
+  std::string encap = "none";  // none|gre|erspan2|erspan3|vxlan around every frame
+  uint32_t encap_id = 7;       // ERSPAN session / VXLAN VNI / GRE key
   bool fragment_sip = false;
-  int mtu = 1500;  // IP MTU for SIP over UDP; 576 by default with --fragment-sip
+  int mtu = 1500;     // IP MTU for SIP over UDP; 576 by default with --fragment-sip
+  bool ipv6 = false;  // every party on IPv6 (2001:db8::/32); SDP "IN IP6"
   bool sip_tcp = false;
   bool tcp_split = false;     // split each SIP message with a body across 2 segments
   bool tcp_coalesce = false;  // send 100 Trying + 180 Ringing in one segment

@@ -46,8 +46,10 @@ absl::Status PcapWriter::Open(const std::string& path, size_t buffer_bytes) {
   return absl::OkStatus();
 }
 
-uint8_t* PcapWriter::Append(uint64_t ts_ns, size_t len) {
+uint8_t* PcapWriter::Append(uint64_t ts_ns, size_t inner_len) {
   if (fd_ < 0 || !error_.ok()) return nullptr;
+  const size_t outer = tunnel_ != nullptr ? tunnel_->header_len() : 0;
+  const size_t len = outer + inner_len;
   size_t need = 16 + len;
   if (used_ + need > buf_.size()) {
     Flush();
@@ -63,7 +65,8 @@ uint8_t* PcapWriter::Append(uint64_t ts_ns, size_t len) {
   ++frames_;
   frame_bytes_ += len;
   file_bytes_ += need;
-  return rec + 16;
+  if (outer > 0) tunnel_->Write(rec + 16, inner_len, ts_ns);
+  return rec + 16 + outer;
 }
 
 void PcapWriter::Flush() {

@@ -7,6 +7,7 @@
 #ifndef CALLVAULT_TESTS_TOOLS_CALLGEN_PCAP_WRITER_H_
 #define CALLVAULT_TESTS_TOOLS_CALLGEN_PCAP_WRITER_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "tests/tools/callgen/tunnel.h"
 
 namespace callvault::callgen {
 
@@ -31,8 +33,12 @@ class PcapWriter {
   // Creates (truncates) `path` ("-" = stdout) and writes the file header.
   [[nodiscard]] absl::Status Open(const std::string& path, size_t buffer_bytes = 8 << 20);
 
+  // Wraps every frame in `tunnel` (not owned; may be null) from now on.
+  void set_tunnel(Tunnel* tunnel) { tunnel_ = tunnel; }
+
   // Returns space for a frame of `len` bytes stamped `ts_ns`; the caller fills it before
-  // the next call. Avoids a copy on the RTP path.
+  // the next call. Avoids a copy on the RTP path. With a tunnel, the record holds the
+  // outer headers then these `len` bytes.
   uint8_t* Append(uint64_t ts_ns, size_t len);
   void Write(uint64_t ts_ns, std::span<const uint8_t> frame) {
     uint8_t* p = Append(ts_ns, frame.size());
@@ -57,6 +63,7 @@ class PcapWriter {
   uint64_t frame_bytes_ = 0;
   uint64_t file_bytes_ = 0;
   std::string path_;
+  Tunnel* tunnel_ = nullptr;
 };
 
 }  // namespace callvault::callgen

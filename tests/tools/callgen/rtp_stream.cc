@@ -6,7 +6,7 @@
 namespace callvault::callgen {
 namespace {
 
-constexpr size_t kIp = 20, kUdp = 8, kRtp = 12;
+constexpr size_t kUdp = 8, kRtp = 12;
 constexpr uint64_t kReorderDelayNs = 40'000;   // a reordered packet trails its successor
 constexpr uint64_t kDuplicateDelayNs = 2'000;  // SPAN copies arrive back to back
 constexpr uint8_t kDtmfVolume = 10;            // -10 dBm0 (RFC 4733 §2.3.4)
@@ -26,10 +26,10 @@ RtpStream::RtpStream(RtpStreamConfig cfg, const FrameBuilder& fb)
   slots_ = SlotCount(cfg_.start_ns, cfg_.end_ns);
   ip_id_ = cfg_.ip_id0;
   l2_ = fb.l2_len();
-  tmpl_.assign(l2_ + kIp + kUdp + kRtp, 0);
+  tmpl_.assign(l2_ + FrameBuilder::IpLen(cfg_.src) + kUdp + kRtp, 0);
   uint8_t* b = tmpl_.data();
   fb.WriteL2(b, cfg_.src, cfg_.dst);
-  uint8_t* udp = b + l2_ + kIp;
+  uint8_t* udp = b + l2_ + FrameBuilder::IpLen(cfg_.src);
   PutBe16(udp, cfg_.sport);
   PutBe16(udp + 2, cfg_.dport);
   uint8_t* rtp = udp + kUdp;
@@ -133,7 +133,7 @@ void RtpStream::EmitNext(PcapWriter& w) {
   if (f != nullptr) {
     std::memcpy(f, tmpl_.data(), tmpl_.size());
     uint8_t* ip = f + l2_;
-    uint8_t* udp = ip + kIp;
+    uint8_t* udp = ip + FrameBuilder::IpLen(cfg_.src);
     uint8_t* rtp = udp + kUdp;
     const uint64_t nominal = cfg_.start_ns + e.slot * kSlotNs;
     const bool switched = nominal >= cfg_.switch_ns;
@@ -161,9 +161,9 @@ void RtpStream::EmitNext(PcapWriter& w) {
     const size_t udp_len = kUdp + kRtp + payload;
     PutBe16(udp + 4, static_cast<uint16_t>(udp_len));
     // A SPAN duplicate is the same IP packet: the IP id follows the slot.
-    FrameBuilder::WriteIpv4(ip, cfg_.src.ip, cfg_.dst.ip, 17, static_cast<uint16_t>(kIp + udp_len),
-                            static_cast<uint16_t>(ip_id_ + e.slot), 0);
-    FrameBuilder::FinishUdpChecksum(udp, cfg_.src.ip, cfg_.dst.ip, udp_len);
+    FrameBuilder::WriteIp(ip, cfg_.src, cfg_.dst, 17, udp_len,
+                          static_cast<uint16_t>(ip_id_ + e.slot), 0);
+    FrameBuilder::FinishUdpChecksum(udp, cfg_.src, cfg_.dst, udp_len);
   }
   if (q_len_ == 0) Refill();
 }

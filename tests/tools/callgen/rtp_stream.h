@@ -110,7 +110,7 @@ class RtpStream {
   uint32_t held_slot_ = 0;
   std::array<Emission, 8> q_{};
   size_t q_head_ = 0, q_len_ = 0;
-  std::vector<uint8_t> tmpl_;  // L2 + IPv4 + UDP + RTP header
+  std::vector<uint8_t> tmpl_;  // L2 + IPv4/IPv6 + UDP + RTP header
   size_t l2_ = 0;
   uint16_t ip_id_ = 0;
   StreamCounts counts_;

@@ -17,7 +17,9 @@ int Pt(Codec c) { return static_cast<int>(c); }
 
 // Everything the messages of one dialog share.
 struct Dialog {
-  std::string sbc, phone;  // IPv4 text
+  std::string sbc, phone;          // address as in URIs and Via ("[2001:db8::1]" for IPv6)
+  std::string sbc_raw, phone_raw;  // address as in SDP and received= (no brackets)
+  std::string ip_ver;              // SDP address type: "IP4" / "IP6" (RFC 4566 §5.7)
   int port;
   int sbc_src_port;        // the SBC's source port (its ephemeral port over TCP)
   std::string phone_wire;  // the phone's address as the SBC sees it (NAT)
@@ -53,9 +55,10 @@ std::string Offer(const Dialog& d, uint32_t sess, int version, uint16_t rtp, Cod
   std::string pts = only_first ? fmt::format("{} 101", Pt(first))
                                : fmt::format("{} {} 101", Pt(first), Pt(second));
   std::string s = fmt::format(
-      "v=0\r\no=CarrierSBC {} {} IN IP4 {}\r\ns=SBC Session\r\nc=IN IP4 {}\r\nt=0 0\r\n"
+      "v=0\r\no=CarrierSBC {} {} IN {} {}\r\ns=SBC Session\r\nc=IN {} {}\r\nt=0 0\r\n"
       "m=audio {} RTP/AVP {}\r\na=rtpmap:{} {}/8000\r\n",
-      sess, version, d.sbc, d.sbc, rtp, pts, Pt(first), CodecName(first));
+      sess, version, d.ip_ver, d.sbc_raw, d.ip_ver, d.sbc_raw, rtp, pts, Pt(first),
+      CodecName(first));
   if (!only_first) s += fmt::format("a=rtpmap:{} {}/8000\r\n", Pt(second), CodecName(second));
   s += fmt::format("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={}\r\n",
                    direction);
@@ -66,10 +69,11 @@ std::string Offer(const Dialog& d, uint32_t sess, int version, uint16_t rtp, Cod
 std::string Answer(const Dialog& d, uint32_t sess, int version, uint16_t rtp, Codec c,
                    const char* direction = "sendrecv") {
   return fmt::format(
-      "v=0\r\no=- {} {} IN IP4 {}\r\ns=SIP Call\r\nc=IN IP4 {}\r\nt=0 0\r\n"
+      "v=0\r\no=- {} {} IN {} {}\r\ns=SIP Call\r\nc=IN {} {}\r\nt=0 0\r\n"
       "m=audio {} RTP/AVP {} 101\r\na=rtpmap:{} {}/8000\r\n"
       "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={}\r\n",
-      sess, version, d.phone, d.phone, rtp, Pt(c), Pt(c), CodecName(c), direction);
+      sess, version, d.ip_ver, d.phone_raw, d.ip_ver, d.phone_raw, rtp, Pt(c), Pt(c), CodecName(c),
+      direction);
 }
 
 // Appends Content-Type (with a body) and an exact Content-Length, then the body.
@@ -91,7 +95,7 @@ std::string Response(const Dialog& d, int code, const char* reason, const std::s
   const std::string rport = ";rport";
   if (top.size() >= rport.size() && top.ends_with(rport)) {
     top += fmt::format("={};received={}", from_phone ? d.sbc_src_port : d.phone_src_port,
-                       from_phone ? d.sbc : d.phone_wire);
+                       from_phone ? d.sbc_raw : d.phone_wire);
   }
   std::string h = fmt::format("SIP/2.0 {} {}\r\n{}\r\n{}\r\n{}\r\nCall-ID: {}\r\nCSeq: {}\r\n",
                               code, reason, top, from, to, d.call_id, cseq);
@@ -110,9 +114,12 @@ std::string Response(const Dialog& d, int code, const char* reason, const std::s
 
 std::vector<SipMessage> BuildSipMessages(const CallPlan& p, const Agent& agent, const Options& o) {
   Dialog d;
-  d.sbc = Ipv4ToString(p.caller_sig.ip);
-  d.phone = Ipv4ToString(p.agent_sdp_ip);
-  d.phone_wire = Ipv4ToString(p.agent_sig.ip);
+  d.sbc = HostUriText(p.caller_sig);
+  d.sbc_raw = HostText(p.caller_sig);
+  d.phone = HostUriText(p.agent_sdp);
+  d.phone_raw = HostText(p.agent_sdp);
+  d.phone_wire = HostText(p.agent_sig);
+  d.ip_ver = p.agent_sdp.v6 ? "IP6" : "IP4";
   d.phone_src_port = p.agent_sip_port;
   d.port = o.sip_port;
   d.sbc_src_port = o.sip_tcp ? p.tcp_port : o.sip_port;

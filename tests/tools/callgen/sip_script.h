@@ -1,8 +1,10 @@
 // SipScript: the signalling of one call as timed frames — the SIP messages a carrier SBC
 // (caller side) and an agent's desk phone exchange (RFC 3261 §13-15: INVITE with an SDP
-// offer (RFC 3264), 100 Trying, 180 Ringing, 200 OK with the answer, ACK, an optional
-// re-INVITE that switches codec, BYE and its 200 OK), carried over UDP (optionally as
-// IPv4 fragments) or over one TCP connection per call (RFC 9293 handshake, sequence and
+// offer (RFC 3264), 100 Trying, 180 Ringing, 200 OK with the answer, ACK, optional
+// re-INVITEs (codec switch from the SBC; hold and resume from the phone, RFC 3264 §8.4),
+// optional SIP INFO DTMF, BYE and its 200 OK; or CANCEL/487 and 486 Busy Here for
+// unanswered calls), carried over UDP (optionally as
+// IP fragments) or over one TCP connection per call (RFC 9293 handshake, sequence and
 // acknowledgement numbers, FIN; optionally messages split across segments or two
 // messages in one segment, which SIP over TCP must frame by Content-Length, RFC 3261
 // §18.3).
