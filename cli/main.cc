@@ -94,7 +94,12 @@ int Main(const std::vector<std::string>& argv) {
   std::optional<Config> config;
   if (std::string path = ConfigArg(argv); !path.empty()) {
     auto c = LoadConfig(path);
-    if (!c.ok()) return Fail(Annotate(c.status(), fmt::format("config {}", path)));
+    if (!c.ok()) {
+      // Any config problem (missing, unreadable, invalid) is exit 2; name the file once.
+      std::string msg(c.status().message());
+      if (msg.find(path) == std::string::npos) msg = fmt::format("config {}: {}", path, msg);
+      return Fail(absl::InvalidArgumentError(msg));
+    }
     config = *std::move(c);
   }
   std::string region = config ? config->agents.default_country : "US";

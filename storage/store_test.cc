@@ -14,6 +14,7 @@
 
 #include "appliance/common/time_util.h"
 #include "storage/index/index_keys.h"
+#include "storage/keys/key_ring.h"
 #include "storage/store_impl.h"
 #include "storage/testing/store_test_util.h"
 
@@ -616,6 +617,29 @@ TEST_F(StoreTest, CompactSegmentKeepsLiveBlocksOnly) {
   ASSERT_TRUE(store_->CompactSegment(after[0].day, after[0].segment_id).ok());
   EXPECT_EQ(store_->ListSegments()->size(), 2u);
   EXPECT_TRUE(store_->Verify()->ok());
+}
+
+TEST_F(StoreTest, RotationResumesAfterCrashBetweenSteps) {
+  auto written = WriteCalls(4);
+  store_.reset();
+  {
+    // Step 1 done (new KEK in the file), then "crash" before any re-wrap.
+    auto ring = KeyRing::Load(opts_.config.key_file);
+    ASSERT_TRUE(ring.ok());
+    ASSERT_TRUE((*ring)->AddKek().ok());
+  }
+  Reopen();
+  auto ks = store_->GetKeyStatus();
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(ks->keks_in_file, (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(ks->wrapped_keys_by_kek, (std::vector<std::pair<uint32_t, uint64_t>>{{1, 4}}));
+  for (const auto& x : written) EXPECT_TRUE(store_->GetCall(x.record.call_id).ok());
+  ASSERT_TRUE(store_->RotateKeys().ok());  // resumes: no third key
+  ks = store_->GetKeyStatus();
+  EXPECT_EQ(ks->keks_in_file, std::vector<uint32_t>{2});
+  EXPECT_EQ(ks->wrapped_keys_by_kek, (std::vector<std::pair<uint32_t, uint64_t>>{{2, 4}}));
+  Reopen();
+  for (const auto& x : written) EXPECT_TRUE(store_->GetCall(x.record.call_id).ok());
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
 // Finds the UDP datagram inside a stored frame (export reads original frames back).
 //
-// Handles the link types callvault stores (Ethernet with 802.1Q/QinQ tags, Linux SLL and
-// SLL2, raw IP, BSD null/loop) and IPv4 / IPv6 (skipping IPv6 extension headers).
-// Tunnels (GRE/ERSPAN/VXLAN) and IP fragments are not unwrapped here: such frames are
-// reported as not UDP (the export counts them). Pure function; views into the input.
+// Uses the capture path's decoder (appliance/decode), so every link type and
+// encapsulation callvault records (VLAN/QinQ, MPLS, PPPoE, GRE, ERSPAN, VXLAN, IP-in-IP)
+// is unwrapped the same way on export. IP fragments are not rebuilt here: such frames
+// are reported as not UDP (the export counts them). Views into the input; one decoder
+// per thread.
 #ifndef CALLVAULT_APPLIANCE_EXPORT_UDP_FRAME_H_
 #define CALLVAULT_APPLIANCE_EXPORT_UDP_FRAME_H_
 

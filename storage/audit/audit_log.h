@@ -9,16 +9,20 @@
 // Format (version 1), one JSON object per line ("JSON lines"), keys sorted:
 //   {"action":..,"call_ids":[..],"detail":{..},"mode":..,"prev":HEX,"result":..,
 //    "role":..,"seq":N,"time":RFC3339,"time_ns":N,"uid":N,"user":..,"v":1,"mac":HEX}
+// (the mac member is appended last, after the sorted keys).
 // `mac` = BLAKE2b-256 keyed with the audit key over "callvault-audit-record-v1\0" and the
 // line's JSON without "mac" (which contains seq and prev). `prev` is the previous record's
 // mac (64 zeros for seq 1), so the records form a keyed hash chain: without the key
-// (derived from the master key, see DeriveAuditKey) nobody can alter a record, insert,
-// remove or reorder records, or rebuild the chain after doing so.
+// nobody can alter a record, insert, remove or reorder records, or rebuild the chain after
+// doing so. The key comes from the key file: the CLI and the daemon use
+// Store::DeriveSubkey(0x41554449, "cvaudit1") (cli/commands/session.cc), stable across key
+// rotation; DeriveAuditKey() does the same kind of derivation from a raw 32-byte secret.
 //
 // Truncation (cutting records off the end) leaves a valid chain, so the tail is also kept
 // in `audit.head` = {"count":N,"last_mac":HEX,"mac":HEX}, the mac keyed over
 // "callvault-audit-head-v1\0" + count + last_mac, rewritten (temp + fsync + rename) after
-// every append. Verify() fails when the log holds fewer records than the head, or its last
+// every append (the directory is not synced: a lost rename leaves a lagging head, which
+// is accepted). Verify() fails when the log holds fewer records than the head, or its last
 // record differs from the head's. The log may hold MORE valid records than the head (a
 // crash between the two writes); Verify accepts that and the next Append repairs the head.
 // Limit, stated honestly: an attacker who restores an OLD copy of both files together

@@ -228,6 +228,7 @@ run "$U_REV" 2 "malformed time" -- "${CFG[@]}" search --from 2026-02-30T25:00:00
 run "$U_REV" 2 "malformed number" -- "${CFG[@]}" search --ani 555-CALL-NOW-X
 run "$U_REV" 2 "malformed call id" -- "${CFG[@]}" show not-a-call-id
 run "$U_REV" 2 "unknown command" -- "${CFG[@]}" frobnicate
+run "$U_REV" 2 "missing config file" -- --config "$T/nope.toml" status
 run root 5 "offline open of a store the daemon holds" -- --store "$T/store" --key-file "$T/master.key" status
 
 # --- the audit log: a record for each action -------------------------------------------------
@@ -309,6 +310,24 @@ tamper "truncation" "truncated" "head -n -2 '$T/audit.log.orig' >'$LOG'"
 cp "$T/audit.log.orig" "$LOG"
 cp "$T/audit.head.orig" "$HEAD"
 run root 0 "restored audit log verifies" -- "${OFF[@]}" audit verify
+
+# A flipped byte in a sealed segment: verify and export fail with exit 4, never garbage.
+python3 - "$T/store/segments" <<'PY'
+import os, sys
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if f.endswith(".seg"):
+            p = os.path.join(root, f)
+            with open(p, "r+b") as fh:
+                n = os.path.getsize(p)
+                fh.seek(n // 2)
+                b = fh.read(1)
+                fh.seek(n // 2)
+                fh.write(bytes([b[0] ^ 0x40]))
+PY
+run root 4 "verify detects a flipped byte in a segment" -- "${OFF[@]}" verify
+run root 4 "export of a tampered call" -- "${OFF[@]}" export "$CALL0" --wav "$T/tampered.wav"
+[[ ! -e $T/tampered.wav ]] && ok "no WAV left from a tampered call" || bad "tampered export left a file"
 
 echo "callvault-store 99" >"$T/store/VERSION"
 run root 2 "store from a newer format version" -- "${OFF[@]}" status
