@@ -1,6 +1,7 @@
 #include "appliance/pipeline/engine_pipeline.h"
 
 #include <algorithm>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -204,6 +205,7 @@ class EnginePipeline final : public Pipeline,
     a.record = call;
     a.ended = true;
     a.emit_at_ns = now_ns_ + end_delay_ns_;
+    pending_ends_.push_back(call.call_id.value);
     FlushSignalling(a);
   }
 
@@ -259,24 +261,40 @@ class EnginePipeline final : public Pipeline,
     if (!sink_->Push(std::move(b))) drops_.Inc(PipelineDrop::kSignallingRefused);
   }
 
+  // Ends are due in the order they were reported (the delay is constant and capture time
+  // only moves forward), so two FIFO queues serve them without walking every open call.
   void EmitDueEnds(bool all) {
-    for (auto it = calls_.begin(); it != calls_.end();) {
+    if (all) {
+      for (auto& [id, a] : calls_) {
+        if (!a.emitted) {
+          FlushSignalling(a);
+          sink_->OnCallEnded(Merged(a));
+          a.emitted = true;
+        }
+      }
+      calls_.clear();
+      pending_ends_.clear();
+      forget_.clear();
+      return;
+    }
+    while (!pending_ends_.empty()) {
+      auto it = calls_.find(pending_ends_.front());
+      if (it == calls_.end()) {
+        pending_ends_.pop_front();
+        continue;
+      }
       AssembledCall& a = it->second;
-      if (!a.ended && all) {
-        // Finish() after tracker_.Finish(): every call has ended by now; keep safe.
-        a.ended = true;
-      }
-      if (a.ended && !a.emitted && (all || a.emit_at_ns <= now_ns_)) {
-        FlushSignalling(a);
-        sink_->OnCallEnded(Merged(a));
-        a.emitted = true;
-      }
-      // A call is forgotten once emitted and past twice its delay (late legs updated it).
-      if (a.emitted && (all || now_ns_ > a.emit_at_ns + end_delay_ns_)) {
-        it = calls_.erase(it);
-      } else {
-        ++it;
-      }
+      if (a.emit_at_ns > now_ns_) break;
+      FlushSignalling(a);
+      sink_->OnCallEnded(Merged(a));
+      a.emitted = true;
+      // Kept a while longer so that legs closing late still update the stored record.
+      forget_.emplace_back(a.emit_at_ns + end_delay_ns_, it->first);
+      pending_ends_.pop_front();
+    }
+    while (!forget_.empty() && forget_.front().first < now_ns_) {
+      calls_.erase(forget_.front().second);
+      forget_.pop_front();
     }
   }
 
@@ -288,6 +306,8 @@ class EnginePipeline final : public Pipeline,
   media::MediaEngine media_;
   uint64_t end_delay_ns_;
   std::unordered_map<uint64_t, AssembledCall> calls_;
+  std::deque<uint64_t> pending_ends_;                      // ended, record not yet emitted
+  std::deque<std::pair<uint64_t, uint64_t>> forget_;       // (forget at ns, call id)
   DropCounters<PipelineDrop> drops_;
   const Frame* current_frame_ = nullptr;
   uint64_t now_ns_ = 0;
