@@ -38,7 +38,8 @@ MediaEngine::MediaEngine(const MediaEngineOptions& options, BlockSink* sink,
     : opt_(options),
       sink_(sink),
       observer_(observer),
-      pool_(options.pool_buffers ? options.pool_buffers : options.max_legs,
+      pool_(options.pool_buffers ? options.pool_buffers
+                                   : std::min<uint32_t>(options.max_legs, kDefaultPoolBuffers),
             options.limits.block_bytes + 2048),
       table_(std::size_t(options.max_legs) * 4),
       probation_(std::make_unique<std::array<Probation, kProbationSlots>>()) {

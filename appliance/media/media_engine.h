@@ -42,8 +42,8 @@
 // Memory (stated, bounded, from config at start-up): per leg slot sizeof(Leg) (~1.2 KiB:
 // stats, DTMF, 3 block builders); per session slot sizeof(Session) (~1.4 KiB); endpoint
 // table 2 x 4 x max_legs slots of 48 B; a block buffer (StoreConfig.block_bytes) per
-// open block from the pool, which preallocates one per leg slot (RTCP/other blocks take
-// one more only while such frames are buffered). So an active leg costs <= 1.2 KiB +
+// open block from the pool (min(max_legs, 1024) preallocated; see pool_buffers; RTCP/other
+// blocks take one more only while such frames are buffered). So an active leg costs <= 1.2 KiB +
 // block_bytes (64 KiB default) for RTP, and a call of hours never grows: blocks leave
 // as they fill.
 #ifndef CALLVAULT_APPLIANCE_MEDIA_MEDIA_ENGINE_H_
@@ -88,12 +88,18 @@ struct MediaEngineOptions {
   uint64_t idle_ns = 300ull * 1000 * 1000 * 1000;
   bool record_orphans = true;
   BlockLimits limits;
-  uint32_t pool_buffers = 0;  // 0 = one per leg slot
+  // Block buffers preallocated (0 = min(max_legs, kDefaultPoolBuffers)). A consumer that
+  // recycles payloads (pool().Recycle) keeps the steady state allocation-free; one that
+  // does not (the store seals and frees them) makes each new block allocate once. A pool
+  // of one buffer per leg slot would reserve max_legs x block_bytes up front and touch a
+  // fresh buffer for every block until all were used: RSS grew with call time.
+  uint32_t pool_buffers = 0;
   static MediaEngineOptions From(const MediaConfig& media, const StoreConfig& store);
 };
 
 class MediaEngine {
  public:
+  static constexpr uint32_t kDefaultPoolBuffers = 1024;
   static constexpr int kMaxStreams = 4;
   static constexpr int kMaxPayloadTypes = 12;
   static constexpr int kOrphanPackets = 3;
