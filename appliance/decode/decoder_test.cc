@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 #include "appliance/decode/checksum.h"
@@ -463,6 +464,26 @@ TEST(DecodeChecksum, AgreesWithTheNaiveSumAtEveryLength) {
     b[len / 2] ^= 0x10;
     EXPECT_FALSE(ChecksumOk(b.data(), b.size())) << len;
   }
+}
+
+TEST(DecodeStatsTest, AddAndNamedCounters) {
+  DecodeStats a, b;
+  a.frames = 3;
+  a[Proto::kUdp].packets = 2;
+  a.drops.Inc(DecodeDrop::kTruncatedIpv4);
+  b.frames = 4;
+  b[Proto::kUdp].packets = 5;
+  b.drops.Inc(DecodeDrop::kTruncatedIpv4, 2);
+  b.bad_udp_checksum = 7;
+  a.Add(b);
+  std::map<std::string, uint64_t> m;
+  ForEachCounter(a, [&](const std::string& n, uint64_t v) { m[n] = v; });
+  EXPECT_EQ(m.at("decode.frames"), 7u);
+  EXPECT_EQ(m.at("decode.proto.udp.packets"), 7u);
+  EXPECT_EQ(m.at("decode.drop.truncated_ipv4"), 3u);
+  EXPECT_EQ(m.at("decode.checksum.bad_udp"), 7u);
+  EXPECT_EQ(m.count("decode.drop.ok"), 0u);
+  EXPECT_EQ(m.size(), 4u + 2u * kProtoCount + (size_t(DecodeDrop::kCount) - 2u) + 4u + 6u);
 }
 
 TEST(DecodeNames, EveryReasonAndProtoHasAName) {

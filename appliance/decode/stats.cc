@@ -104,4 +104,31 @@ void DecodeStats::Add(const DecodeStats& o) {
   frag_held_dropped += o.frag_held_dropped;
 }
 
+void ForEachCounter(const DecodeStats& s,
+                    const std::function<void(const std::string& name, uint64_t value)>& fn) {
+  fn("decode.frames", s.frames);
+  fn("decode.bytes", s.bytes);
+  fn("decode.decoded", s.decoded);
+  fn("decode.held", s.held);
+  for (std::size_t i = 0; i < kProtoCount; ++i) {
+    std::string base = "decode.proto." + std::string(ProtoName(static_cast<Proto>(i)));
+    fn(base + ".packets", s.proto[i].packets);
+    fn(base + ".bytes", s.proto[i].bytes);
+  }
+  s.drops.ForEach([&](DecodeDrop d, uint64_t v) {
+    if (d == DecodeDrop::kOk || d == DecodeDrop::kHeld) return;
+    fn("decode.drop." + std::string(DropName(d)), v);
+  });
+  fn("decode.checksum.bad_ipv4", s.bad_ipv4_checksum);
+  fn("decode.checksum.bad_udp", s.bad_udp_checksum);
+  fn("decode.checksum.bad_tcp", s.bad_tcp_checksum);
+  fn("decode.checksum.udp_none", s.udp_no_checksum);
+  fn("decode.frag.completed", s.frag_datagrams_completed);
+  fn("decode.frag.timed_out", s.frag_datagrams_timed_out);
+  fn("decode.frag.evicted_full", s.frag_datagrams_evicted_full);
+  fn("decode.frag.overlap", s.frag_datagrams_overlap);
+  fn("decode.frag.too_many", s.frag_datagrams_too_many);
+  fn("decode.frag.held_dropped", s.frag_held_dropped);
+}
+
 }  // namespace callvault::decode

@@ -11,6 +11,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "appliance/common/counters.h"
@@ -91,6 +93,13 @@ struct DecodeStats {
 
   void Add(const DecodeStats& o);
 };
+
+// Control path: calls fn(name, value) for every counter with stable dotted names —
+// "decode.frames", "decode.decoded", "decode.held", "decode.proto.udp.packets",
+// "decode.proto.udp.bytes", "decode.drop.truncated_ipv4", "decode.checksum.bad_udp",
+// "decode.frag.completed", ... — zero or not, in a fixed order (for status/telemetry).
+void ForEachCounter(const DecodeStats& s,
+                    const std::function<void(const std::string& name, uint64_t value)>& fn);
 
 }  // namespace callvault::decode
 
