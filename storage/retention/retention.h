@@ -22,9 +22,9 @@
 //     calls; their bytes are booked dead per segment. A crash between batches leaves
 //     whole calls either destroyed or intact; the re-run selects the rest.
 //  3. Space, driven only by the accounting (so a re-run completes an interrupted run):
-//     a. segments with no live bytes: accounting entry deleted (synced), then the file
-//        unlinked. A crash in between leaves an unaccounted file that Store::Open
-//        discards.
+//     a. segments with no live bytes: their accounting entries deleted (one synced batch
+//        per 256 segments), then the files unlinked. A crash in between leaves
+//        unaccounted files, which Store::Open discards.
 //     b. segments whose dead share >= compact_threshold: the live sealed blocks are copied
 //        verbatim (still sealed; no key is needed) into a NEW segment file: write, fsync,
 //        link to its final name (never overwrites), fsync dir; then ONE synced WriteBatch

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <map>
 #include <mutex>
+#include <set>
 #include <span>
 #include <utility>
 
@@ -206,6 +207,41 @@ absl::StatusOr<std::vector<CompactOutcome>> CompactSegments(
     outs.push_back(std::move(o));
   }
   return outs;
+}
+
+absl::StatusOr<std::vector<SegmentUsage>> DeleteDeadSegments(
+    Store& store, const std::vector<SegmentUsage>& segments) {
+  std::vector<SegmentUsage> done;
+  if (segments.empty()) return done;
+  StoreImpl& m = *store.impl();
+  std::lock_guard<std::mutex> admin(m.admin_mu);
+  rocksdb::WriteBatch batch;
+  for (const SegmentUsage& s : segments) {
+    std::string v, key = idx::UsageSegKey(s.day, s.segment_id);
+    if (!m.db->Get(rocksdb::ReadOptions(), m.h(idx::kUsage), key, &v).ok()) continue;
+    auto a = idx::ParseU64s<3>(v);
+    if (a[1] != 0) continue;  // live bytes: never deleted
+    batch.Delete(m.h(idx::kUsage), key);
+    batch.Merge(m.h(idx::kUsage), idx::UsageDayKey(s.day),
+                idx::U64s<3>({Neg(a[0]), Neg(a[2]), Neg(1)}));
+    SegmentUsage d = s;
+    d.file_bytes = a[0];
+    d.dead_bytes = a[2];
+    done.push_back(std::move(d));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  RETURN_IF_ERROR(FromRocks(m.db->Write(wo, &batch), "delete dead segment accounting"));
+  std::set<uint32_t> days;
+  for (const SegmentUsage& s : done) {
+    std::string path = m.SegmentPath(s.day, s.segment_id);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoToStatus(errno, fmt::format("delete segment {}", path));
+    }
+    days.insert(s.day);
+  }
+  for (uint32_t d : days) RETURN_IF_ERROR(FsyncPath(m.SegmentDir(d), O_RDONLY | O_DIRECTORY));
+  return done;
 }
 
 }  // namespace callvault::retention

@@ -46,6 +46,14 @@ struct CompactOutcome {
     Store& store, const std::vector<SegmentUsage>& segments,
     const std::function<void(std::string_view)>& step = {});
 
+// Deletes segments with no live bytes: ONE synced WriteBatch removes their accounting
+// (re-checked under the admin lock: a segment that has live bytes is skipped), then the
+// files are unlinked and their directories fsynced. A crash between the two leaves
+// unaccounted files, which Store::Open discards. Returns the file bytes freed per segment
+// deleted (same order as deleted ones in `segments`; skipped ones are absent).
+[[nodiscard]] absl::StatusOr<std::vector<SegmentUsage>> DeleteDeadSegments(
+    Store& store, const std::vector<SegmentUsage>& segments);
+
 }  // namespace callvault::retention
 
 #endif  // CALLVAULT_STORAGE_RETENTION_SEGMENT_COMPACTOR_H_
