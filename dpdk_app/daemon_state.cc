@@ -106,7 +106,9 @@ absl::Status DaemonState::WritePrometheusFile(const std::string& path) const {
   if (f == nullptr) return ErrnoToStatus(errno, fmt::format("metrics file {}", tmp));
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   const int err = errno;
-  if (std::fclose(f) != 0 || !ok) return ErrnoToStatus(ok ? errno : err, fmt::format("metrics file {}", tmp));
+  if (std::fclose(f) != 0 || !ok) {
+    return ErrnoToStatus(ok ? errno : err, fmt::format("metrics file {}", tmp));
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     return ErrnoToStatus(errno, fmt::format("metrics file {}", path));
   }

@@ -118,8 +118,10 @@ absl::Status ControlServer::ServeOne(int timeout_ms) {
 }
 
 void ControlServer::HandleConnection(int conn) {
+  // A client that stops sending or reading cannot hold the control thread for long.
   timeval tv{10, 0};
   ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   ucred cred{};
   socklen_t len = sizeof(cred);
   if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {

@@ -7,7 +7,8 @@
 // final response are written back. Role checks, dispatch and auditing are the Handler's
 // job (cli/commands/service.h), so that offline and online use run the same code.
 // Thread: Serve()/ServeOne() run on the daemon's control thread; one connection at a time
-// (a stuck client is cut off by a 10 s receive timeout). Stop by setting the flag passed
+// (a stuck client is cut off by 10 s send/receive timeouts; a long export or ingest
+// makes the next client wait). Stop by setting the flag passed
 // to Serve(); the destructor closes and unlinks the socket.
 #ifndef CALLVAULT_APPLIANCE_CONTROL_SERVER_H_
 #define CALLVAULT_APPLIANCE_CONTROL_SERVER_H_
