@@ -11,7 +11,7 @@
 //   BM_Search_AniLatency       Search({ani}) over an index of CV_BENCH_SEARCH_CALLS calls
 //                              (default 200000); counters p50_ms / p99_ms. With
 //                              CV_BENCH_STORE=DIR the index is built once in DIR and reused
-//                              (the 10 M run: see docs/storage.md "Benchmarks").
+//                              (the 10 M run: see docs/BENCHMARKS.md "Storage").
 #include <sodium.h>
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // Store: the encrypted call store — sealed segment files plus the RocksDB index — and the
 // API the CLI (search/show/export/hold/keys/verify), retention and the engine code against.
 //
-// Layout of a store directory (format version kStoreFormatVersion, docs/storage.md):
+// Layout of a store directory (format version kStoreFormatVersion, docs/ARCHITECTURE.md):
 //   <store>/VERSION                        "callvault-store <n>\n"; newer n is refused
 //   <store>/index/                         RocksDB, one column family per access path
 //   <store>/segments/YYYYMMDD/<id>.seg     sealed, immutable segment files (no PII in names)

@@ -1,4 +1,4 @@
-// Key and value layouts of the RocksDB index, format v1 (docs/storage.md documents them;
+// Key and value layouts of the RocksDB index, format v1 (docs/ARCHITECTURE.md documents them;
 // bump kIndexFormatVersion on any change). All integers in KEYS are big-endian so that
 // byte order equals numeric order; `~id` is the bitwise complement of the call id, so a
 // forward prefix seek yields newest first. Values are little-endian.
