@@ -17,6 +17,7 @@
 #include "appliance/export/pcap_export.h"
 #include "appliance/export/wav_export.h"
 #include "appliance/media/codec.h"
+#include "appliance/media/leg_events.h"
 #include "cli/commands/ingest.h"
 #include "storage/retention/retention.h"
 #include "storage/retention/retention_json.h"
@@ -123,9 +124,24 @@ absl::StatusOr<nlohmann::json> ExportCall(Store& store, CallId id, const std::st
       if (it == sources.end()) continue;
       exporter::ExportStream s;
       s.direction = leg.direction;
-      // The record keeps the codec name, not the payload-type map: static payload types
-      // (RFC 3551) decode; a dynamic one (Opus) is not known here.
       s.codecs.push_back(media::CodecFromName(leg.codec));
+      // Dynamic payload types (Opus, G.722 or telephone-event on 96..127) come from the
+      // leg's summary, which media stores in the leg's kEvents block at close: the
+      // payload types seen with the encoding SDP gave them.
+      auto ev = blocks.find({uint8_t(StreamKind::kEvents), leg.leg});
+      if (ev != blocks.end()) {
+        for (const std::vector<uint8_t>& payload : ev->second) {
+          absl::StatusOr<media::LegSummary> sum = media::DecodeLegSummary(payload);
+          if (!sum.ok()) continue;  // an unreadable summary only loses the hint
+          for (const auto& [pt, name] : sum->payload_names) {
+            media::Codec c = media::CodecFromName(name);
+            s.payloads.Set(pt, c, c == media::Codec::kOpus ? 48000 : 8000);
+            if (c != media::Codec::kTelephoneEvent && c != media::Codec::kComfortNoise) {
+              s.codecs.push_back(c);
+            }
+          }
+        }
+      }
       s.encrypted = leg.encrypted_media;
       s.frames = it->second.get();
       streams.push_back(std::move(s));

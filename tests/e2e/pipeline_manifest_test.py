@@ -8,7 +8,10 @@ CLI into a fresh encrypted store; the test then compares what callvault recorded
 manifest — an independent source, not callvault's own output — and checks exported WAVs
 by their dominant frequency per channel (caller left, agent right).
 
-usage: pipeline_manifest_test.py CALLVAULT CALLGEN
+Public captures: every RTP packet of an Opus (dynamic payload type) and a G.722 call
+decodes on WAV export (counts from `tshark -r F -q -o rtp.heuristic_rtp:TRUE -z rtp,streams`).
+
+usage: pipeline_manifest_test.py CALLVAULT CALLGEN DATA_DIR
 """
 import json
 import math
@@ -20,7 +23,7 @@ import sys
 import tempfile
 import wave
 
-CALLVAULT, CALLGEN = sys.argv[1], sys.argv[2]
+CALLVAULT, CALLGEN, DATA = sys.argv[1], sys.argv[2], sys.argv[3]
 
 SCENARIOS = {
     # name: callgen options
@@ -168,8 +171,36 @@ def scenario(name, opts, tmp):
     check(verify.returncode == 0, f"{name}: verify failed: {verify.stdout}{verify.stderr}")
 
 
+# capture -> RTP packets in it (tshark rtp,streams, both directions summed)
+PUBLIC_EXPORTS = {
+    "sipnab_invite-opus-bye.pcap": 304,   # Opus, PT 96 (dynamic), 152 + 152
+    "wswiki_sip-rtp-g722.pcap": 425,      # G.722, PT 9, one way
+}
+
+
+def public_exports(tmp):
+    d = os.path.join(tmp, "public")
+    os.makedirs(d)
+    cv = [CALLVAULT, "--store", f"{d}/store", "--key-file", f"{d}/master.key"]
+    run(cv + ["keys", "init"])
+    for name, rtp in PUBLIC_EXPORTS.items():
+        run(cv + ["ingest", os.path.join(DATA, name)])
+    for call in json.loads(run(cv + ["search", "--limit", "0", "--json"]).stdout):
+        out = json.loads(run(cv + ["export", call["call_id"], "--wav",
+                                   os.path.join(d, call["call_id"] + ".wav"), "--json"]).stdout)
+        tag = f"public {call['sip_call_ids']}"
+        check(out["undecodable"] == 0, f"{tag}: {out['undecodable']} undecodable packets")
+        check(out["packets_decoded"] in PUBLIC_EXPORTS.values(),
+              f"{tag}: {out['packets_decoded']} packets decoded, expected one of "
+              f"{sorted(PUBLIC_EXPORTS.values())}")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="cv-e2e-") as tmp:
+        try:
+            public_exports(tmp)
+        except subprocess.CalledProcessError as e:
+            failures.append(f"public: {' '.join(e.cmd)} exited {e.returncode}: {e.stderr.strip()}")
         for name, opts in SCENARIOS.items():
             try:
                 scenario(name, opts, tmp)
