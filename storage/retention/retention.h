@@ -57,7 +57,7 @@ struct RetentionOptions {
   double compact_threshold = 0.5;   // RetentionConfig.compact_threshold, in (0, 1]
   uint64_t now_ns = 0;              // 0 = the wall clock
   bool dry_run = false;
-  std::size_t destroy_batch = 10000;  // calls per DestroyCalls() call
+  std::size_t destroy_batch = 65536;  // calls per DestroyCalls() call
 };
 
 // stage: "select", "destroy", "delete_segment", "compact_written", "compact_indexed",
