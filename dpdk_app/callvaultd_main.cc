@@ -41,6 +41,7 @@
 #include "dpdk_app/daemon_state.h"
 #include "dpdk_app/dpdk_run.h"
 #include "dpdk_app/signals.h"
+#include "storage/retention/disk_guard.h"
 #include "storage/store_pipeline_sink.h"
 
 namespace {
@@ -202,7 +203,37 @@ int main(int argc, char** argv) {
   base.region = config.agents.default_country;
   base.mask_dtmf = config.media.mask_dtmf;
   base.disk_floor_bytes = config.store.disk_floor_bytes;
-  base.capture_status = [&state] { return state.StatusJson(); };
+  // Disk pressure (docs/RETENTION.md): polled once a second from the ticks below; below
+  // the floor it is an alarm, below the hard reserve media blocks are refused (counted),
+  // signalling and call records are still written, and nothing stored is deleted.
+  retention::DiskGuardOptions dgo;
+  dgo.path = config.store.path;
+  dgo.floor_bytes = config.store.disk_floor_bytes;
+  dgo.log = [](std::string_view line) {
+    std::fprintf(stderr, "callvaultd: %.*s\n", int(line.size()), line.data());
+  };
+  retention::DiskGuard disk(std::move(dgo));
+  (void)disk.Poll();
+  auto last_disk_poll = std::chrono::steady_clock::now();
+  auto poll_disk = [&] {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_disk_poll < std::chrono::seconds(1)) return;
+    last_disk_poll = now;
+    (void)disk.Poll();  // an error keeps the last state; the next poll retries
+  };
+  base.capture_status = [&state, &disk] {
+    nlohmann::json j = state.StatusJson();
+    j["disk"] = {{"state", std::string(retention::DiskStateName(disk.state()))},
+                 {"free_bytes", disk.free_bytes()},
+                 {"total_bytes", disk.total_bytes()},
+                 {"media_disk_full", disk.drops(retention::DiskDrop::kMediaDiskFull)}};
+    if (disk.alarm()) {
+      j["alarms"].push_back(fmt::format("disk {}: {} bytes free",
+                                        retention::DiskStateName(disk.state()),
+                                        disk.free_bytes()));
+    }
+    return j;
+  };
   cli::InstallHooks(base, &config);
   base.ingest = nullptr;  // the capture owns the store's single writer
   absl::StatusOr<cli::LocalSession> session = cli::OpenLocalSession(so, std::move(base));
@@ -221,7 +252,7 @@ int main(int argc, char** argv) {
   Ticker ticker(config, &directory, &state);
   absl::Status result;
   if (config.capture.source == "dpdk") {
-    StorePipelineSink store_sink(writer);  // used on the engine's writer thread only
+    StorePipelineSink store_sink(writer, &disk);  // used on the engine's writer thread only
     dpdk::RunHooks hooks;
     hooks.program = argc > 0 ? argv[0] : "callvaultd";
     hooks.writer_tick_ms = std::min<uint32_t>(config.store.block_ms, 1000);
@@ -233,6 +264,7 @@ int main(int argc, char** argv) {
       state.Publish(engine.Counters());
       state.SetRunning(!engine.Done());  // ports started, workers polling
       ticker.Tick();
+      poll_disk();
     };
     dpdk::PipelineFactory factory = [&config, &directory](unsigned, PipelineSink* sink) {
       return MakeEnginePipeline(config, sink, &directory);
@@ -247,6 +279,7 @@ int main(int argc, char** argv) {
     po.flush_every_ms = std::min<uint32_t>(config.store.block_ms, 1000);
     uint64_t calls = 0;
     po.calls_ended = &calls;
+    po.disk = &disk;
     std::atomic<bool> capture_done{false};
     const auto t0 = std::chrono::steady_clock::now();
     std::thread capture([&] {
@@ -256,6 +289,7 @@ int main(int argc, char** argv) {
     while (!capture_done.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       ticker.Tick();
+      poll_disk();
     }
     capture.join();
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;

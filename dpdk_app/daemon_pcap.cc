@@ -58,7 +58,7 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
     return absl::InvalidArgumentError(
         "capture.interfaces: empty (and no capture.files) with capture.source = \"pcap\"");
   }
-  StorePipelineSink sink(writer);
+  StorePipelineSink sink(writer, options.disk);
   ASSIGN_OR_RETURN(std::unique_ptr<Pipeline> pipeline,
                    MakeEnginePipeline(config, &sink, directory));
 

@@ -22,6 +22,7 @@
 #include "appliance/calls/agent_directory.h"
 #include "appliance/config/config.h"
 #include "dpdk_app/daemon_state.h"
+#include "storage/retention/disk_guard.h"
 #include "storage/store.h"
 
 namespace callvault::dpdk {
@@ -31,6 +32,7 @@ struct PcapDaemonOptions {
   uint32_t publish_every_ms = 500;
   const std::atomic<bool>* stop = nullptr;  // may be null
   uint64_t* calls_ended = nullptr;          // out (may be null): calls handed to the store
+  retention::DiskGuard* disk = nullptr;     // may be null: media refused while disk full
 };
 
 [[nodiscard]] absl::Status RunPcapDaemon(const Config& config,

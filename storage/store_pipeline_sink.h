@@ -1,9 +1,12 @@
 // StorePipelineSink: the store's side of the engine hand-off — adapts the StoreWriter to
 // the PipelineSink a Pipeline writes into (appliance/pipeline/pipeline.h).
 //
-// Contract: same thread as the pipeline (offline ingest, the libpcap loop). Counts what
-// went through so that ingest can report it. Blocks refused by the writer (after a write
-// error) are counted by the writer (blocks_dropped) and reported by the caller.
+// Contract: same thread as the pipeline (offline ingest, the libpcap loop) or the DPDK
+// writer thread. Counts what went through so that ingest can report it. Blocks refused by
+// the writer (after a write error) are counted by the writer (blocks_dropped). With a
+// DiskGuard, media blocks (RTP, RTCP, other) are refused while the disk is full — counted
+// by the guard as media_disk_full — and signalling blocks and call records are always
+// written: nothing already stored is ever deleted to make room.
 #ifndef CALLVAULT_STORAGE_STORE_PIPELINE_SINK_H_
 #define CALLVAULT_STORAGE_STORE_PIPELINE_SINK_H_
 
@@ -11,13 +14,15 @@
 #include <set>
 
 #include "appliance/pipeline/pipeline.h"
+#include "storage/retention/disk_guard.h"
 #include "storage/store.h"
 
 namespace callvault {
 
 class StorePipelineSink final : public PipelineSink {
  public:
-  explicit StorePipelineSink(StoreWriter* writer) : writer_(writer) {}
+  explicit StorePipelineSink(StoreWriter* writer, retention::DiskGuard* disk = nullptr)
+      : writer_(writer), disk_(disk) {}
 
   void OnCallStarted(const CallRecord& call) override {
     ++calls_started_;
@@ -30,6 +35,10 @@ class StorePipelineSink final : public PipelineSink {
     writer_->OnCallEnded(call);
   }
   bool Push(PlainBlock&& block) override {
+    if (disk_ != nullptr && block.info.kind != StreamKind::kSignalling &&
+        block.info.kind != StreamKind::kEvents && !disk_->AdmitMedia()) {
+      return false;
+    }
     ++blocks_;
     block_bytes_ += block.payload.size();
     return writer_->Push(std::move(block));
@@ -43,6 +52,7 @@ class StorePipelineSink final : public PipelineSink {
 
  private:
   StoreWriter* writer_;
+  retention::DiskGuard* disk_;
   uint64_t calls_started_ = 0;
   uint64_t calls_ended_ = 0;
   uint64_t blocks_ = 0;

@@ -1,4 +1,5 @@
 #include "storage/retention/disk_guard.h"
+#include "storage/store_pipeline_sink.h"
 
 #include <gtest/gtest.h>
 
@@ -113,6 +114,62 @@ TEST(DiskGuardTest, RealStatvfsOnThisFileSystem) {
   EXPECT_GT(sp->total_bytes, 0u);
   EXPECT_LE(sp->free_bytes, sp->total_bytes);
   EXPECT_FALSE(StatFileSystem("/nonexistent/dir/for/sure").ok());
+}
+
+}  // namespace
+}  // namespace callvault::retention
+
+namespace callvault::retention {
+namespace {
+
+// The sink in front of the store writer applies the guard: while the disk is full, media
+// blocks are refused (and counted once, by the guard); signalling blocks, leg summaries
+// and call records still reach the writer.
+class RecordingWriter : public StoreWriter {
+ public:
+  void OnCallStarted(const CallRecord&) override { ++records; }
+  void OnCallUpdated(const CallRecord&) override { ++records; }
+  void OnCallEnded(const CallRecord&) override { ++records; }
+  bool Push(PlainBlock&& b) override {
+    kinds.push_back(b.info.kind);
+    return true;
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::Status Sync() override { return absl::OkStatus(); }
+  absl::Status status() const override { return absl::OkStatus(); }
+  uint64_t blocks_dropped() const override { return 0; }
+  int records = 0;
+  std::vector<StreamKind> kinds;
+};
+
+PlainBlock Block(StreamKind k) {
+  PlainBlock b;
+  b.info.kind = k;
+  b.payload.assign(10, 0);
+  return b;
+}
+
+TEST(DiskGuardSinkTest, FullDiskRefusesMediaOnlyAndRecovers) {
+  Fake f;
+  DiskGuard g = Make(f);
+  RecordingWriter w;
+  StorePipelineSink sink(&w, &g);
+  f.free = 10 * kMiB;
+  ASSERT_EQ(*g.Poll(), DiskState::kFull);
+  CallRecord r;
+  sink.OnCallStarted(r);
+  EXPECT_FALSE(sink.Push(Block(StreamKind::kRtp)));
+  EXPECT_FALSE(sink.Push(Block(StreamKind::kRtcp)));
+  EXPECT_TRUE(sink.Push(Block(StreamKind::kSignalling)));
+  EXPECT_TRUE(sink.Push(Block(StreamKind::kEvents)));
+  sink.OnCallEnded(r);
+  EXPECT_EQ(w.records, 2);
+  EXPECT_EQ(w.kinds, (std::vector<StreamKind>{StreamKind::kSignalling, StreamKind::kEvents}));
+  EXPECT_EQ(g.drops(DiskDrop::kMediaDiskFull), 2u);
+  f.free = 5000 * kMiB;  // space returned (retention ran, or an operator freed some)
+  ASSERT_EQ(*g.Poll(), DiskState::kOk);
+  EXPECT_TRUE(sink.Push(Block(StreamKind::kRtp)));
+  EXPECT_EQ(w.kinds.back(), StreamKind::kRtp);
 }
 
 }  // namespace
