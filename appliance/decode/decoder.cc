@@ -205,6 +205,21 @@ DecodeDrop Decoder::IpByVersion(const uint8_t* p, uint32_t n, int depth,
   }
 }
 
+// One fragment into the reassembler; a completed datagram is decoded as if it had arrived
+// whole (IPv4 or IPv6 by the key's version), at most kMaxNestedReassembly levels deep.
+DecodeDrop Decoder::Reassemble(const FragmentInput& in, int depth, DecodedPacket* out) {
+  if (reasm_nest_ >= kMaxNestedReassembly) return DecodeDrop::kFragNested;
+  std::span<const uint8_t> whole;
+  DecodeDrop r = reasm_.Add(in, &whole);
+  if (r != DecodeDrop::kOk) return r;
+  ++reasm_nest_;
+  stats_.Count(Proto::kReassembled, whole.size());
+  out->reassembled = true;
+  const uint32_t n = static_cast<uint32_t>(whole.size());
+  return in.key.version == 4 ? Ipv4(whole.data(), n, depth, true, out)
+                             : Ipv6(whole.data(), n, depth, true, out);
+}
+
 DecodeDrop Decoder::Ipv4(const uint8_t* p, uint32_t n, int depth, bool rebuilt,
                          DecodedPacket* out) {
   // RFC 791 §3.1.
@@ -236,14 +251,7 @@ DecodeDrop Decoder::Ipv4(const uint8_t* p, uint32_t n, int depth, bool rebuilt,
     in.more = (frag & 0x2000) != 0;
     in.data = {p + hl, n - hl};
     in.ts_ns = now_ns_;
-    if (reasm_nest_ >= kMaxNestedReassembly) return DecodeDrop::kFragNested;
-    std::span<const uint8_t> whole;
-    DecodeDrop r = reasm_.Add(in, &whole);
-    if (r != DecodeDrop::kOk) return r;
-    ++reasm_nest_;
-    stats_.Count(Proto::kReassembled, whole.size());
-    out->reassembled = true;
-    return Ipv4(whole.data(), static_cast<uint32_t>(whole.size()), depth, true, out);
+    return Reassemble(in, depth, out);
   }
   out->ip_version = 4;
   out->src.ip = IpAddress::FromV4(p + 12);
@@ -304,14 +312,7 @@ DecodeDrop Decoder::Ipv6(const uint8_t* p, uint32_t n, int depth, bool rebuilt,
         in.more = (fo & 0x0001) != 0;
         in.data = {p + off + 8, n - off - 8};
         in.ts_ns = now_ns_;
-        if (reasm_nest_ >= kMaxNestedReassembly) return DecodeDrop::kFragNested;
-        std::span<const uint8_t> whole;
-        DecodeDrop r = reasm_.Add(in, &whole);
-        if (r != DecodeDrop::kOk) return r;
-        ++reasm_nest_;
-        stats_.Count(Proto::kReassembled, whole.size());
-        out->reassembled = true;
-        return Ipv6(whole.data(), static_cast<uint32_t>(whole.size()), depth, true, out);
+        return Reassemble(in, depth, out);
       }
       default:
         out->ip_version = 6;

@@ -86,6 +86,7 @@ class Decoder {
   DecodeDrop IpByVersion(const uint8_t* p, uint32_t n, int depth, DecodedPacket* out);
   DecodeDrop Ipv4(const uint8_t* p, uint32_t n, int depth, bool rebuilt, DecodedPacket* out);
   DecodeDrop Ipv6(const uint8_t* p, uint32_t n, int depth, bool rebuilt, DecodedPacket* out);
+  DecodeDrop Reassemble(const FragmentInput& in, int depth, DecodedPacket* out);
   // `ip` is the IP header (for the pseudo-header), `l4` its payload.
   DecodeDrop Transport(uint8_t proto, const uint8_t* ip, const uint8_t* l4, uint32_t l4n,
                        int depth, DecodedPacket* out);
