@@ -123,7 +123,10 @@ int Main(const std::vector<std::string>& argv) {
     for (auto& f : inv.args["files"]) {
       char buf[PATH_MAX];
       if (::realpath(f.get<std::string>().c_str(), buf) == nullptr) {
-        return Fail(ErrnoToStatus(errno, fmt::format("ingest: {}", f.get<std::string>())));
+        // A missing input is a usage error (exit 2), not "nothing found" (exit 1).
+        absl::Status err = ErrnoToStatus(errno, fmt::format("ingest: {}", f.get<std::string>()));
+        if (absl::IsNotFound(err)) err = absl::InvalidArgumentError(std::string(err.message()));
+        return Fail(err);
       }
       f = std::string(buf);
     }

@@ -30,7 +30,12 @@ absl::StatusOr<IngestResult> IngestFiles(const Config& config, Store& store,
   uint64_t total_bytes = 0;
   for (const std::string& f : files) {
     struct stat st;
-    if (::stat(f.c_str(), &st) != 0) return ErrnoToStatus(errno, fmt::format("ingest {}", f));
+    if (::stat(f.c_str(), &st) != 0) {
+      // A missing input is a usage error (exit 2), not "nothing found" (exit 1).
+      absl::Status err = ErrnoToStatus(errno, fmt::format("ingest {}", f));
+      if (absl::IsNotFound(err)) err = absl::InvalidArgumentError(std::string(err.message()));
+      return err;
+    }
     total_bytes += static_cast<uint64_t>(st.st_size);
   }
 

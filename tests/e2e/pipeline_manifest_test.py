@@ -185,6 +185,15 @@ def public_exports(tmp):
     run(cv + ["keys", "init"])
     for name, rtp in PUBLIC_EXPORTS.items():
         run(cv + ["ingest", os.path.join(DATA, name)])
+    # Bad input: a missing or non-capture file is a usage error, one line, nothing stored.
+    garbage = os.path.join(d, "not-a-capture.pcap")
+    with open(garbage, "w") as f:
+        f.write("garbage\n")
+    for bad in (os.path.join(d, "missing.pcap"), garbage):
+        r = subprocess.run(cv + ["ingest", bad], capture_output=True, text=True)
+        check(r.returncode == 2, f"ingest {os.path.basename(bad)}: exit {r.returncode}, want 2")
+        check(len(r.stderr.strip().splitlines()) == 1 and os.path.basename(bad) in r.stderr,
+              f"ingest {os.path.basename(bad)}: error not one line naming the file: {r.stderr!r}")
     for call in json.loads(run(cv + ["search", "--limit", "0", "--json"]).stdout):
         out = json.loads(run(cv + ["export", call["call_id"], "--wav",
                                    os.path.join(d, call["call_id"] + ".wav"), "--json"]).stdout)
