@@ -15,8 +15,8 @@ witness.
 
 SIPp 3.6 plays every call of one instance from one media port, so concurrency comes from
 several UAC/UAS pairs on distinct SIP and media ports, each placing calls one after the
-other (so consecutive calls also reuse the same endpoints, as phones do). One more UAS
-answers 486 Busy Here.
+other (so consecutive calls also reuse the same endpoints, as phones do). One pair
+signals over TCP, the others over UDP. One more UAS answers 486 Busy Here.
 
 Checked after SIGTERM, against the tcpdump witness read with tshark:
   - exactly the calls SIPp placed (one per SIP Call-ID), answered ones with 200 and the
@@ -313,6 +313,11 @@ def main():
     c.finish()
 
 
+def transport(pair):
+    """The second pair signals over TCP (one connection), the others over UDP."""
+    return ["-t", "t1"] if pair == 1 else ["-t", "u1"]
+
+
 def place_calls(s, ns_a, ns_b):
     """Start the UASs, run the UACs (concurrently), return how many calls succeeded."""
     a, b = ["ip", "netns", "exec", ns_a], ["ip", "netns", "exec", ns_b]
@@ -322,6 +327,7 @@ def place_calls(s, ns_a, ns_b):
         calls = 1 if busy else CALLS_PER_PAIR
         servers.append(subprocess.Popen(
             b + ["sipp", "-sf", s.path("busy.xml" if busy else "uas.xml"), "-i", AGENT_IP,
+                 *transport(i),
                  "-p", str(5060 + 2 * i), "-mi", AGENT_IP, "-mp", str(40000 + 10 * i),
                  "-m", str(calls), "-nostdin", "-timeout", "60s"],
             cwd=s.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -329,7 +335,7 @@ def place_calls(s, ns_a, ns_b):
     for i in range(PAIRS + 1):
         busy = i == PAIRS
         clients.append(subprocess.Popen(
-            a + ["sipp", "-sf", s.path("uac.xml"), "-s", AGENT_EXT,
+            a + ["sipp", "-sf", s.path("uac.xml"), "-s", AGENT_EXT, *transport(i),
                  f"{AGENT_IP}:{5060 + 2 * i}", "-i", CALLER_IP, "-p", str(5060 + 2 * i),
                  "-mi", CALLER_IP, "-mp", str(30000 + 10 * i),
                  "-m", str(1 if busy else CALLS_PER_PAIR), "-l", "1", "-r", "1",
@@ -405,6 +411,8 @@ def check_store(c, s, callvault, path, store, cap):
     busy = sorted(k for k, v in wit.items() if v["code"] == 486)
     c.eq((len(answered), len(busy)), (PAIRS * CALLS_PER_PAIR, 1),
          f"{path}: the witness capture holds every call SIPp placed")
+    c.ok(tshark(cap, "-Y", "sip && tcp", "-T", "fields", "-e", "frame.number").split(),
+         f"{path}: the witness holds SIP over TCP (pair 2)")
     got = du.search_all(callvault, store, s.key)
     by_cid = {x["sip_call_ids"][0]: x for x in got if x.get("sip_call_ids")}
     c.eq(sorted(by_cid), sorted(wit), f"{path}: one call per SIP Call-ID, no more, no less")
