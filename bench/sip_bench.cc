@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 #include "appliance/config/config.h"
 #include "appliance/sip/message.h"
@@ -119,7 +120,11 @@ void BM_SipExtract_TcpSplit(benchmark::State& state) {
   SipConfig cfg;
   cfg.tcp_max_connections = 16;
   SipExtractor ex(cfg);
+  // Each segment's frame: Ethernet + IPv4 + TCP headers (54 bytes) + its payload, so the
+  // evidence copy of an incomplete message's frames is measured at real size.
+  std::vector<uint8_t> wire(54 + msg.size(), 0x5a);
   Frame frame;
+  frame.data = wire.data();
   decode::DecodedPacket p;
   p.frame = &frame;
   p.l4 = decode::L4Proto::kTcp;
@@ -135,6 +140,7 @@ void BM_SipExtract_TcpSplit(benchmark::State& state) {
     for (int i = 0; i < 3; ++i) {
       p.payload = Bytes(msg).subspan(cuts[i], cuts[i + 1] - cuts[i]);
       p.tcp_seq = seq + uint32_t(cuts[i]);
+      frame.caplen = frame.wirelen = uint32_t(54 + p.payload.size());
       ex.OnPacket(p, fn);
     }
     seq += uint32_t(msg.size());

@@ -104,9 +104,7 @@ class PcapSource final : public CaptureSource {
     f.data = dst;
     f.caplen = cap;
     f.wirelen = h->len;
-    // With nanosecond precision tv_usec carries nanoseconds.
-    f.ts_ns = uint64_t(h->ts.tv_sec) * 1000000000ull +
-              uint64_t(h->ts.tv_usec) * (self->nano_ ? 1u : 1000u);
+    f.ts_ns = PcapTimestampNs(h->ts.tv_sec, h->ts.tv_usec, self->nano_);
     f.port = self->port_;
     f.queue = 0;
     f.link = self->link_;
@@ -156,6 +154,18 @@ absl::StatusOr<LinkType> CheckLink(pcap_t* p, const std::string& name) {
 }
 
 }  // namespace
+
+uint64_t PcapTimestampNs(int64_t tv_sec, int64_t tv_frac, bool nano) {
+  // Classic pcap stores seconds as an unsigned 32-bit field (good until 2106-02-07), but
+  // libpcap reads it into a signed 32-bit one and sign-extends it into time_t: from
+  // 2038-01-19 on, tv_sec arrives negative. Capture times before 1970 do not occur, so a
+  // negative value is that 32-bit field: take it back as unsigned. pcapng (64-bit
+  // timestamp units) and live capture give a non-negative 64-bit tv_sec, used as is.
+  const uint64_t sec = tv_sec < 0 ? uint64_t(uint32_t(tv_sec)) : uint64_t(tv_sec);
+  // With nanosecond precision tv_usec carries nanoseconds.
+  const uint64_t frac = tv_frac < 0 ? 0 : uint64_t(tv_frac);
+  return sec * 1000000000ull + frac * (nano ? 1u : 1000u);
+}
 
 std::string SafeBpfFilter(std::string_view user_filter) {
   size_t b = user_filter.find_first_not_of(" \t\n");

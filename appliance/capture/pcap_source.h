@@ -25,6 +25,7 @@
 #ifndef CALLVAULT_APPLIANCE_CAPTURE_PCAP_SOURCE_H_
 #define CALLVAULT_APPLIANCE_CAPTURE_PCAP_SOURCE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,6 +44,12 @@ namespace callvault::capture {
 // Opens a live interface with cfg.snaplen, cfg.promiscuous and cfg.bpf_filter.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<CaptureSource>> OpenPcapLive(
     const std::string& iface, const CaptureConfig& cfg, uint16_t port = 0);
+
+// A libpcap packet header time (pcap_pkthdr.ts; tv_usec holds ns when `nano`) as ns
+// since the epoch. Correct past 2038: classic pcap's unsigned 32-bit seconds, which
+// libpcap hands over sign-extended (negative from 2038-01-19 03:14:08 UTC on), are read
+// back as unsigned, up to 2106-02-07 06:28:15 UTC; pcapng / live times are 64-bit.
+uint64_t PcapTimestampNs(int64_t tv_sec, int64_t tv_frac, bool nano);
 
 // "" -> "" (no filter); otherwise the fragment-safe wrapping described above.
 std::string SafeBpfFilter(std::string_view user_filter);

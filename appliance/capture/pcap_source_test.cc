@@ -12,8 +12,10 @@
 #include <array>
 #include <chrono>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace callvault::capture {
 namespace {
@@ -158,6 +160,152 @@ TEST(PcapSource, LiveLoopbackWithFilter) {
   close(fd);
   EXPECT_TRUE(seen);
   EXPECT_GE((*src)->Stats().frames, 1u);
+}
+
+// --- Timestamps past 2038 (classic pcap's u32 seconds, libpcap's signed field) --------
+// Files are crafted here; the expected times are the values written into them.
+
+constexpr uint64_t k2040 = 2208988800ull;        // 2040-01-01T00:00:00Z (> 2^31 s)
+constexpr uint64_t kMaxU32Sec = 4294967295ull;   // 2106-02-07T06:28:15Z (u32 max)
+
+std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "/cv_ts_" + std::to_string(::getpid()) + "_" + name;
+}
+
+template <typename T>
+void Put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+const std::string kPayload(60, '\x11');
+
+// Classic pcap, little-endian; `nano` selects the ns magic (0xa1b23c4d).
+std::string ClassicPcap(bool nano, const std::vector<std::pair<uint32_t, uint32_t>>& times) {
+  std::string f;
+  Put<uint32_t>(f, nano ? 0xa1b23c4d : 0xa1b2c3d4);
+  Put<uint16_t>(f, 2);
+  Put<uint16_t>(f, 4);
+  Put<int32_t>(f, 0);
+  Put<uint32_t>(f, 0);
+  Put<uint32_t>(f, 65535);
+  Put<uint32_t>(f, 1);  // LINKTYPE_ETHERNET
+  for (auto [sec, frac] : times) {
+    Put<uint32_t>(f, sec);
+    Put<uint32_t>(f, frac);
+    Put<uint32_t>(f, uint32_t(kPayload.size()));
+    Put<uint32_t>(f, uint32_t(kPayload.size()));
+    f += kPayload;
+  }
+  return f;
+}
+
+// pcapng: SHB, one IDB (Ethernet; if_tsresol = 10^-tsresol when tsresol > 0, else the
+// default microseconds), EPBs with the given 64-bit timestamps in those units.
+std::string Pcapng(uint8_t tsresol, const std::vector<uint64_t>& units) {
+  std::string f;
+  Put<uint32_t>(f, 0x0A0D0D0A);
+  Put<uint32_t>(f, 28);
+  Put<uint32_t>(f, 0x1A2B3C4D);
+  Put<uint16_t>(f, 1);
+  Put<uint16_t>(f, 0);
+  Put<int64_t>(f, -1);
+  Put<uint32_t>(f, 28);
+  const uint32_t idb_len = tsresol ? 32 : 20;
+  Put<uint32_t>(f, 1);
+  Put<uint32_t>(f, idb_len);
+  Put<uint16_t>(f, 1);
+  Put<uint16_t>(f, 0);
+  Put<uint32_t>(f, 65535);
+  if (tsresol) {
+    Put<uint16_t>(f, 9);  // if_tsresol
+    Put<uint16_t>(f, 1);
+    f += char(tsresol);
+    f += std::string(3, '\0');
+    Put<uint32_t>(f, 0);  // opt_endofopt
+  }
+  Put<uint32_t>(f, idb_len);
+  for (uint64_t t : units) {
+    const uint32_t len = 32 + uint32_t(kPayload.size());  // 60: already 4-aligned
+    Put<uint32_t>(f, 6);
+    Put<uint32_t>(f, len);
+    Put<uint32_t>(f, 0);
+    Put<uint32_t>(f, uint32_t(t >> 32));
+    Put<uint32_t>(f, uint32_t(t));
+    Put<uint32_t>(f, uint32_t(kPayload.size()));
+    Put<uint32_t>(f, uint32_t(kPayload.size()));
+    f += kPayload;
+    Put<uint32_t>(f, len);
+  }
+  return f;
+}
+
+std::vector<uint64_t> Times(const std::string& name, const std::string& bytes) {
+  const std::string path = TempPath(name);
+  {
+    FILE* fp = std::fopen(path.c_str(), "wb");
+    EXPECT_NE(fp, nullptr);
+    if (fp == nullptr) return {};
+    EXPECT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), fp), bytes.size());
+    std::fclose(fp);
+  }
+  std::vector<uint64_t> out;
+  auto src = OpenPcapFile(path);
+  EXPECT_TRUE(src.ok()) << src.status();
+  if (src.ok()) {
+    std::array<Frame, kBurstSize> burst;
+    for (;;) {
+      absl::StatusOr<size_t> n = (*src)->NextBurst(burst);
+      if (!n.ok()) break;
+      for (size_t i = 0; i < *n; ++i) {
+        EXPECT_EQ(burst[i].caplen, kPayload.size());
+        out.push_back(burst[i].ts_ns);
+      }
+    }
+  }
+  std::remove(path.c_str());
+  return out;
+}
+
+TEST(PcapTimestamps, ClassicMicrosecondPast2038) {
+  // Just before and after the signed 32-bit limit, 2040, and the last u32 second.
+  EXPECT_EQ(Times("us.pcap", ClassicPcap(false, {{0x7fffffffu, 999999},
+                                                 {0x80000000u, 0},
+                                                 {uint32_t(k2040), 123456},
+                                                 {uint32_t(kMaxU32Sec), 999999}})),
+            (std::vector<uint64_t>{2147483647999999000ull, 2147483648000000000ull,
+                                   k2040 * 1000000000ull + 123456000ull,
+                                   kMaxU32Sec * 1000000000ull + 999999000ull}));
+}
+
+TEST(PcapTimestamps, ClassicNanosecondPast2038) {
+  EXPECT_EQ(Times("ns.pcap", ClassicPcap(true, {{uint32_t(k2040), 1},
+                                                {uint32_t(kMaxU32Sec), 999999999}})),
+            (std::vector<uint64_t>{k2040 * 1000000000ull + 1,
+                                   kMaxU32Sec * 1000000000ull + 999999999ull}));
+}
+
+TEST(PcapTimestamps, PcapngDefaultAndNanosecondResolution) {
+  // Default if_tsresol: microseconds.
+  EXPECT_EQ(Times("us.pcapng", Pcapng(0, {k2040 * 1000000 + 123456,
+                                          kMaxU32Sec * 1000000 + 999999})),
+            (std::vector<uint64_t>{k2040 * 1000000000ull + 123456000ull,
+                                   kMaxU32Sec * 1000000000ull + 999999000ull}));
+  // if_tsresol = 9: nanoseconds; also one second past the u32 range (pcapng has 64 bits).
+  EXPECT_EQ(Times("ns.pcapng", Pcapng(9, {k2040 * 1000000000 + 7,
+                                          kMaxU32Sec * 1000000000 + 999999999,
+                                          (kMaxU32Sec + 1) * 1000000000})),
+            (std::vector<uint64_t>{k2040 * 1000000000ull + 7,
+                                   kMaxU32Sec * 1000000000ull + 999999999ull,
+                                   (kMaxU32Sec + 1) * 1000000000ull}));
+}
+
+TEST(PcapTimestamps, ConversionOfSignExtendedSeconds) {
+  // What libpcap hands over for a classic file: the u32 field sign-extended.
+  EXPECT_EQ(PcapTimestampNs(int64_t(int32_t(uint32_t(k2040))), 5, true),
+            k2040 * 1000000000ull + 5);
+  EXPECT_EQ(PcapTimestampNs(-1, 999999, false), kMaxU32Sec * 1000000000ull + 999999000ull);
+  EXPECT_EQ(PcapTimestampNs(int64_t(kMaxU32Sec) + 1, 0, true), (kMaxU32Sec + 1) * 1000000000ull);
+  EXPECT_EQ(PcapTimestampNs(1479419555, 303348707, true), 1479419555303348707ull);
 }
 
 }  // namespace

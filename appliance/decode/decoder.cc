@@ -24,7 +24,10 @@ constexpr uint16_t kEthPppoeSession = 0x8864;
 Decoder::Decoder(const DecodeConfig& cfg, DecoderOptions opts)
     : opts_(opts),
       reasm_(cfg.frag_max_datagrams, cfg.frag_max_bytes,
-             uint64_t(cfg.frag_timeout_ms) * 1000000ull, &stats_) {}
+             uint64_t(cfg.frag_timeout_ms) * 1000000ull, &stats_) {
+  // [decode] verify_checksums = false (config) turns L4 verification off as well.
+  opts_.verify_l4_checksums = opts.verify_l4_checksums && cfg.verify_checksums;
+}
 
 DecodeDrop Decoder::Decode(const Frame& f, DecodedPacket* out) {
   *out = DecodedPacket{};

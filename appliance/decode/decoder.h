@@ -50,7 +50,8 @@ namespace callvault::decode {
 
 struct DecoderOptions {
   // UDP/TCP checksum verification costs ~1 ns per 64 payload bytes (see
-  // docs/BENCHMARKS.md); the IPv4 header checksum is always verified.
+  // docs/BENCHMARKS.md); the IPv4 header checksum is always verified. Verification runs
+  // only when this AND DecodeConfig::verify_checksums ([decode] in TOML) are true.
   bool verify_l4_checksums = true;
   uint8_t max_tunnel_depth = 4;
 };

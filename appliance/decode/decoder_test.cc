@@ -90,6 +90,31 @@ TEST_F(DecoderTest, BadChecksumsAreCountedNeverDropped) {
   EXPECT_EQ(dec_.stats().drops.Total(), 0u);
 }
 
+// [decode] verify_checksums = false: UDP/TCP checksums are not verified (nor counted);
+// the IPv4 header checksum still is.
+TEST(DecoderConfig, VerifyChecksumsOff) {
+  DecodeConfig cfg;
+  cfg.verify_checksums = false;
+  Decoder dec(cfg);
+  Bytes udp = Udp4(1, 2, Text("hello"));
+  udp[7] ^= 1;
+  Bytes tcp = Tcp4(1, 2, 3, 4, kTcpAck, Text("abc"));
+  tcp[20] ^= 0xff;
+  V4Opts bad_ip;
+  bad_ip.bad_checksum = true;
+  for (const Bytes& b : {Cat(Ether(0x0800), Ipv4(17, udp)), Cat(Ether(0x0800), Ipv4(6, tcp)),
+                         Cat(Ether(0x0800), Ipv4(17, Udp4(1, 2, Text("x")), bad_ip))}) {
+    Frame f;
+    f.data = b.data();
+    f.caplen = f.wirelen = uint32_t(b.size());
+    DecodedPacket pkt;
+    ASSERT_EQ(dec.Decode(f, &pkt), DecodeDrop::kOk);
+  }
+  EXPECT_EQ(dec.stats().bad_udp_checksum, 0u);
+  EXPECT_EQ(dec.stats().bad_tcp_checksum, 0u);
+  EXPECT_EQ(dec.stats().bad_ipv4_checksum, 1u);
+}
+
 TEST_F(DecoderTest, EthernetPaddingIsIgnored) {
   Bytes f = Cat(Ether(0x0800), Ipv4(17, Udp4(5060, 5060, Text("hi"))));
   f.resize(60, 0xee);

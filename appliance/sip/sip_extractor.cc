@@ -104,6 +104,7 @@ bool SipExtractor::OnUdp(const decode::DecodedPacket& pkt, MessageFn fn) {
   tm.src = pkt.src;
   tm.dst = pkt.dst;
   tm.first_ts_ns = tm.last_ts_ns = pkt.frame ? pkt.frame->ts_ns : 0;
+  if (pkt.frame != nullptr) tm.frames = {pkt.frame, 1};
   Parse(tm, fn);
   return true;
 }
@@ -155,6 +156,7 @@ bool SipExtractor::OnSctp(const decode::DecodedPacket& pkt, MessageFn fn) {
         tm.src = pkt.src;
         tm.dst = pkt.dst;
         tm.first_ts_ns = tm.last_ts_ns = pkt.frame ? pkt.frame->ts_ns : 0;
+        if (pkt.frame != nullptr) tm.frames = {pkt.frame, 1};
         Parse(tm, fn);
       } else if (port) {
         sctp_drops_.Inc(SipTransportDrop::kSctpNotSip);
@@ -197,6 +199,8 @@ void SipExtractor::OnSctpFragment(const decode::DecodedPacket& pkt, uint8_t flag
   tm.first_ts_ns = s.first_ts_ns;
   tm.last_ts_ns = ts;
   tm.segments = s.chunks;
+  // Evidence: only the frame of the last chunk (earlier chunks' frames are not kept).
+  if (pkt.frame != nullptr) tm.frames = {pkt.frame, 1};
   Parse(tm, fn);
 }
 

@@ -68,6 +68,51 @@ std::size_t FindStartLine(const uint8_t* data, std::size_t n, std::size_t from) 
   return std::string_view::npos;
 }
 
+// One frame in an evidence log (or after a held segment's bytes): this header, then
+// caplen bytes. In memory only, host byte order.
+struct LogEntry {
+  uint32_t start = 0;  // stream bytes [start, end) the frame carried
+  uint32_t end = 0;
+  uint64_t ts_ns = 0;
+  uint32_t wirelen = 0;
+  uint32_t caplen = 0;
+  uint16_t port = 0;
+  uint16_t queue = 0;
+  uint16_t link = 0;
+  uint16_t pad = 0;
+};
+
+std::size_t LogEntrySize(const Frame& f) { return sizeof(LogEntry) + f.caplen; }
+
+void AppendLogEntry(std::vector<uint8_t>& out, const Frame& f, uint32_t start, uint32_t end) {
+  LogEntry e;
+  e.start = start;
+  e.end = end;
+  e.ts_ns = f.ts_ns;
+  e.wirelen = f.wirelen;
+  e.caplen = f.data ? f.caplen : 0;
+  e.port = f.port;
+  e.queue = f.queue;
+  e.link = static_cast<uint16_t>(f.link);
+  const auto* h = reinterpret_cast<const uint8_t*>(&e);
+  out.insert(out.end(), h, h + sizeof(e));
+  if (e.caplen > 0) out.insert(out.end(), f.data, f.data + e.caplen);
+}
+
+// Reads the entry at `off` into `e` and a Frame view of its bytes; returns the offset of
+// the next entry.
+std::size_t ReadLogEntry(const std::vector<uint8_t>& b, std::size_t off, LogEntry* e, Frame* f) {
+  std::memcpy(e, b.data() + off, sizeof(LogEntry));
+  f->data = b.data() + off + sizeof(LogEntry);
+  f->caplen = e->caplen;
+  f->wirelen = e->wirelen;
+  f->ts_ns = e->ts_ns;
+  f->port = e->port;
+  f->queue = e->queue;
+  f->link = static_cast<LinkType>(e->link);
+  return off + sizeof(LogEntry) + e->caplen;
+}
+
 }  // namespace
 
 std::string_view TransportName(Transport t) {
@@ -116,6 +161,8 @@ std::string_view DropName(SipTransportDrop reason) {
       return "sctp_fragmented";
     case SipTransportDrop::kSctpBadChunk:
       return "sctp_bad_chunk";
+    case SipTransportDrop::kTcpEvidenceFrameLimit:
+      return "tcp_evidence_frame_limit";
     case SipTransportDrop::kCount:
       break;
   }
@@ -128,6 +175,7 @@ TcpReassemblerOptions TcpReassemblerOptions::FromConfig(const SipConfig& config)
   o.max_buffer = config.tcp_max_buffer;
   o.idle_timeout_s = config.tcp_idle_timeout_s;
   o.max_message_bytes = config.max_message_bytes;
+  o.max_frame_log_bytes = 2 * config.tcp_max_buffer;
   return o;
 }
 
@@ -147,6 +195,8 @@ TcpReassembler::TcpReassembler(const TcpReassemblerOptions& options) : options_(
     free_buffers_.push_back(int32_t(i));
   }
   scratch_.resize(options_.max_message_bytes);
+  options_.max_message_frames = std::clamp<uint32_t>(options_.max_message_frames, 1, 4096);
+  frames_.reserve(std::size_t(options_.max_message_frames) + 1);
 }
 
 int32_t TcpReassembler::AcquireBuffer() {
@@ -192,12 +242,54 @@ TcpReassembler::Stream* TcpReassembler::Open(const Endpoint& src, const Endpoint
   return &s;
 }
 
-void TcpReassembler::Reset(Stream* s) {
+void TcpReassembler::DropPending(Stream* s) {
   ReleaseBuffer(&s->buf);
+  ReleaseBuffer(&s->log);
+  s->log_count = 0;
+  s->pending_segments = 0;
+}
+
+void TcpReassembler::Reset(Stream* s) {
+  DropPending(s);
   for (int i = 0; i < s->held_count; ++i) ReleaseBuffer(&s->held[std::size_t(i)].buf);
   s->held_count = 0;
   s->held_bytes = 0;
-  s->pending_segments = 0;
+}
+
+void TcpReassembler::LogCurrentFrame(Stream* s) {
+  if (cur_frame_ == nullptr || cur_start_ == cur_end_) return;
+  const std::size_t have = s->log >= 0 ? pool_[std::size_t(s->log)].size() : 0;
+  if (s->log_count >= options_.max_message_frames ||
+      have + LogEntrySize(*cur_frame_) > options_.max_frame_log_bytes) {
+    drops_.Inc(SipTransportDrop::kTcpEvidenceFrameLimit);
+    return;
+  }
+  if (s->log < 0) s->log = AcquireBuffer();
+  AppendLogEntry(pool_[std::size_t(s->log)], *cur_frame_, cur_start_, cur_end_);
+  ++s->log_count;
+}
+
+void TcpReassembler::PruneLog(Stream* s, uint32_t upto) {
+  if (s->log < 0) return;
+  std::vector<uint8_t>& b = pool_[std::size_t(s->log)];
+  // Entries are in stream order: the frames wholly consumed form a prefix.
+  std::size_t off = 0;
+  uint16_t gone = 0;
+  while (off < b.size()) {
+    LogEntry e;
+    Frame f;
+    std::size_t next = ReadLogEntry(b, off, &e, &f);
+    if (SeqDiff(e.end, upto) > 0) break;
+    off = next;
+    ++gone;
+  }
+  if (off >= b.size()) {
+    ReleaseBuffer(&s->log);
+    s->log_count = 0;
+    return;
+  }
+  b.erase(b.begin(), b.begin() + std::ptrdiff_t(off));
+  s->log_count = uint16_t(s->log_count - gone);
 }
 
 void TcpReassembler::Close(Stream* s) {
@@ -212,8 +304,36 @@ void TcpReassembler::Close(Stream* s) {
 }
 
 void TcpReassembler::Emit(const Stream& s, Transport t, const uint8_t* data, std::size_t n,
-                          uint64_t first_ts_ns, uint64_t ts_ns, uint32_t segments, MessageFn fn) {
+                          uint64_t first_ts_ns, uint64_t ts_ns, uint32_t segments,
+                          uint32_t seq_begin, uint32_t seq_end, MessageFn fn) {
+  // Evidence: the logged frames of earlier segments and the frame being delivered,
+  // each if it carried a byte of [seq_begin, seq_end).
+  frames_.clear();
+  auto overlaps = [&](uint32_t start, uint32_t end) {
+    return SeqDiff(end, seq_begin) > 0 && SeqDiff(start, seq_end) < 0;
+  };
+  if (s.log >= 0) {
+    const std::vector<uint8_t>& b = pool_[std::size_t(s.log)];
+    for (std::size_t off = 0; off < b.size();) {
+      LogEntry e;
+      Frame f;
+      off = ReadLogEntry(b, off, &e, &f);
+      if (overlaps(e.start, e.end) && frames_.size() < frames_.capacity()) frames_.push_back(f);
+    }
+  }
+  if (cur_frame_ != nullptr && overlaps(cur_start_, cur_end_) &&
+      frames_.size() < frames_.capacity()) {
+    frames_.push_back(*cur_frame_);
+  }
+  // Capture order (held segments may have been captured before the ones filling the
+  // hole); insertion sort: a handful of frames, no allocation.
+  for (std::size_t i = 1; i < frames_.size(); ++i) {
+    for (std::size_t j = i; j > 0 && frames_[j].ts_ns < frames_[j - 1].ts_ns; --j) {
+      std::swap(frames_[j], frames_[j - 1]);
+    }
+  }
   TransportMessage m;
+  m.frames = frames_;
   m.bytes = {data, n};
   m.transport = t;
   m.src = s.src;
@@ -291,16 +411,19 @@ void TcpReassembler::OnSegment(const decode::DecodedPacket& pkt, MessageFn fn) {
     }
     Held& h = s->held[s->held_count++];
     h.seq = seq;
+    h.len = uint32_t(n);
     h.ts_ns = ts;
     h.buf = AcquireBuffer();
-    pool_[std::size_t(h.buf)].assign(data, data + n);
+    std::vector<uint8_t>& hb = pool_[std::size_t(h.buf)];
+    hb.assign(data, data + n);
+    if (pkt.frame != nullptr) AppendLogEntry(hb, *pkt.frame, seq, seq + uint32_t(n));
     s->held_bytes += uint32_t(n);
     if (s->held_count == 1) s->gap_since_ns = ts;
     ++stats_.held_segments;
     return;
   }
   if (n > 0) {
-    Deliver(s, data, n, ts, fn);
+    Deliver(s, data, n, ts, pkt.frame, fn);
     s->next_seq += uint32_t(n);
     DrainHeld(s, fn);
   }
@@ -325,11 +448,20 @@ void TcpReassembler::DrainHeld(Stream* s, MessageFn fn) {
       s->held[std::size_t(i)] = s->held[std::size_t(s->held_count - 1)];
       --s->held_count;
       std::vector<uint8_t>& b = pool_[std::size_t(h.buf)];
-      s->held_bytes -= uint32_t(b.size());
-      if (uint64_t(-diff) < b.size()) {
+      s->held_bytes -= h.len;
+      if (uint64_t(-diff) < h.len) {
         std::size_t skip = std::size_t(-diff);
-        Deliver(s, b.data() + skip, b.size() - skip, h.ts_ns, fn);
-        s->next_seq += uint32_t(b.size() - skip);
+        Frame f;
+        const Frame* fp = nullptr;
+        if (b.size() > h.len) {
+          LogEntry e;
+          ReadLogEntry(b, h.len, &e, &f);
+          fp = &f;
+        }
+        // Its bytes became usable when the hole before them was filled: at the latest
+        // segment's time (a message completed here has that as its last_ts_ns).
+        Deliver(s, b.data() + skip, h.len - skip, std::max(h.ts_ns, s->last_ts_ns), fp, fn);
+        s->next_seq += uint32_t(h.len - skip);
       }
       ReleaseBuffer(&h.buf);
       progress = true;
@@ -348,8 +480,7 @@ void TcpReassembler::SkipGap(Stream* s, MessageFn fn) {
   // The hole will not be filled: whatever was pending is lost; restart at the first held
   // byte and hunt for a start line (the bytes after a hole rarely begin a message).
   drops_.Inc(SipTransportDrop::kTcpGapNeverFilled);
-  ReleaseBuffer(&s->buf);
-  s->pending_segments = 0;
+  DropPending(s);
   uint32_t first = s->held[0].seq;
   for (int i = 1; i < s->held_count; ++i) {
     if (SeqDiff(s->held[std::size_t(i)].seq, first) < 0) first = s->held[std::size_t(i)].seq;
@@ -378,7 +509,10 @@ void TcpReassembler::Expire(uint64_t now_ns, MessageFn fn) {
 }
 
 void TcpReassembler::Deliver(Stream* s, const uint8_t* data, std::size_t n, uint64_t ts,
-                             MessageFn fn) {
+                             const Frame* frame, MessageFn fn) {
+  cur_frame_ = frame;
+  cur_start_ = s->next_seq;
+  cur_end_ = s->next_seq + uint32_t(n);
   if (s->state == State::kStart) {
     if (LooksLikeTls(data, n)) {
       s->state = State::kTls;
@@ -398,7 +532,7 @@ void TcpReassembler::Deliver(Stream* s, const uint8_t* data, std::size_t n, uint
   }
   if (s->buf < 0) {
     // Fast path: frame straight out of the segment; copy only an incomplete tail.
-    std::size_t used = Process(s, data, n, ts, ts, 1, fn);
+    std::size_t used = Process(s, data, n, s->next_seq, ts, ts, 1, fn);
     if (used < n && s->state != State::kNotSip && s->state != State::kTls) {
       if (n - used > options_.max_buffer) {
         drops_.Inc(SipTransportDrop::kTcpBufferOverflow);
@@ -409,37 +543,45 @@ void TcpReassembler::Deliver(Stream* s, const uint8_t* data, std::size_t n, uint
       pool_[std::size_t(s->buf)].assign(data + used, data + n);
       s->pending_first_ts_ns = ts;
       s->pending_segments = 1;
+      LogCurrentFrame(s);
     }
     return;
   }
   std::vector<uint8_t>& b = pool_[std::size_t(s->buf)];
   if (b.size() + n > options_.max_buffer) {
     drops_.Inc(SipTransportDrop::kTcpBufferOverflow);
-    ReleaseBuffer(&s->buf);
-    s->pending_segments = 0;
+    DropPending(s);
     s->state = State::kResync;
-    Deliver(s, data, n, ts, fn);
+    Deliver(s, data, n, ts, frame, fn);
     return;
   }
   b.insert(b.end(), data, data + n);
   ++s->pending_segments;
+  // The buffer holds stream bytes up to next_seq + n (next_seq moves after Deliver).
+  const uint32_t base = s->next_seq + uint32_t(n) - uint32_t(b.size());
   std::size_t used =
-      Process(s, b.data(), b.size(), s->pending_first_ts_ns, ts, s->pending_segments, fn);
-  if (s->buf < 0) return;  // released by a state change inside Process
+      Process(s, b.data(), b.size(), base, s->pending_first_ts_ns, ts, s->pending_segments, fn);
+  if (s->buf < 0) {  // released by a state change inside Process
+    DropPending(s);
+    return;
+  }
   std::vector<uint8_t>& b2 = pool_[std::size_t(s->buf)];
   if (used >= b2.size() || s->state == State::kNotSip || s->state == State::kTls) {
-    ReleaseBuffer(&s->buf);
-    s->pending_segments = 0;
-  } else if (used > 0) {
-    b2.erase(b2.begin(), b2.begin() + std::ptrdiff_t(used));
-    s->pending_first_ts_ns = ts;
-    s->pending_segments = 1;
+    DropPending(s);
+  } else {
+    if (used > 0) {
+      b2.erase(b2.begin(), b2.begin() + std::ptrdiff_t(used));
+      s->pending_first_ts_ns = ts;
+      s->pending_segments = 1;
+    }
+    PruneLog(s, base + uint32_t(used));
+    LogCurrentFrame(s);
   }
 }
 
 std::size_t TcpReassembler::Process(Stream* s, const uint8_t* data, std::size_t n,
-                                    uint64_t first_ts, uint64_t ts, uint32_t segments,
-                                    MessageFn fn) {
+                                    uint32_t base, uint64_t first_ts, uint64_t ts,
+                                    uint32_t segments, MessageFn fn) {
   std::size_t pos = 0;
   while (pos < n) {
     switch (s->state) {
@@ -481,7 +623,8 @@ std::size_t TcpReassembler::Process(Stream* s, const uint8_t* data, std::size_t 
           pos += lf ? std::size_t(static_cast<const uint8_t*>(lf) - rest.data()) + 1 : 1;
           break;
         }
-        Emit(*s, Transport::kTcp, rest.data(), fr.length, first_ts, ts, segments, fn);
+        Emit(*s, Transport::kTcp, rest.data(), fr.length, first_ts, ts, segments,
+             base + uint32_t(pos), base + uint32_t(pos + fr.length), fn);
         first_ts = ts;
         segments = 1;
         pos += fr.length;
@@ -511,7 +654,8 @@ std::size_t TcpReassembler::Process(Stream* s, const uint8_t* data, std::size_t 
       }
       case State::kWebSocket: {
         bool need_more = false;
-        std::size_t used = ProcessWebSocket(s, data + pos, n - pos, first_ts, ts, fn, &need_more);
+        std::size_t used = ProcessWebSocket(s, data + pos, n - pos, base + uint32_t(pos), first_ts,
+                                            ts, fn, &need_more);
         if (need_more) return pos;
         pos += used;
         first_ts = ts;
@@ -527,8 +671,8 @@ std::size_t TcpReassembler::Process(Stream* s, const uint8_t* data, std::size_t 
 }
 
 std::size_t TcpReassembler::ProcessWebSocket(Stream* s, const uint8_t* d, std::size_t n,
-                                             uint64_t first_ts, uint64_t ts, MessageFn fn,
-                                             bool* need_more) {
+                                             uint32_t base, uint64_t first_ts, uint64_t ts,
+                                             MessageFn fn, bool* need_more) {
   // RFC 6455 §5.2 base framing.
   if (n < 2) {
     *need_more = true;
@@ -585,7 +729,8 @@ std::size_t TcpReassembler::ProcessWebSocket(Stream* s, const uint8_t* d, std::s
     for (std::size_t i = 0; i < len; ++i) scratch_[i] = payload[i] ^ key[i & 3];
     payload = scratch_.data();
   }
-  Emit(*s, Transport::kWebSocket, payload, std::size_t(len), first_ts, ts, 1, fn);
+  Emit(*s, Transport::kWebSocket, payload, std::size_t(len), first_ts, ts, 1, base,
+       base + uint32_t(total), fn);
   return total;
 }
 

@@ -15,6 +15,15 @@
 //    mid-connection) starts at that segment and hunts for a start line (LooksLikeSip).
 //    FIN (in order) and RST end it; idle streams expire after idle_timeout_s of capture
 //    time (Expire()).
+//  - evidence frames (RFC 3261 says nothing here; this is callvault's record keeping):
+//    every message carries the captured frames that held its bytes
+//    (TransportMessage::frames, capture-time order). While a message is incomplete, the
+//    frames of its pending bytes are copied into a per-stream pooled log; an out-of-order
+//    segment keeps a copy of its frame with its bytes. A segment that ends one message
+//    and starts the next is a frame of both. Bounded per stream by max_message_frames and
+//    max_frame_log_bytes: a frame beyond either is not kept (kTcpEvidenceFrameLimit), the
+//    message is still delivered. Full retransmissions are ignored, so they are not
+//    evidence; a segment overlapping old and new bytes is.
 //  - first bytes decide the protocol: SIP text, TLS records (counted kSipOverTls for every
 //    segment: TLS cannot be read passively), or an HTTP Upgrade to WebSocket, after which
 //    WS frames are unmasked (RFC 6455 §5.3) and each text/binary frame is one message.
@@ -52,6 +61,8 @@ struct TcpReassemblerOptions {
   uint32_t max_message_bytes = 65536;
   uint32_t gap_timeout_ms = 2000;  // how long a hole may wait for its segment
   uint32_t prealloc_buffers = 32;  // pool buffers created up front
+  uint32_t max_message_frames = 64;       // evidence frames kept per incomplete message
+  uint32_t max_frame_log_bytes = 262144;  // bytes of those frames per stream
 
   static TcpReassemblerOptions FromConfig(const SipConfig& config);
 };
@@ -94,6 +105,7 @@ class TcpReassembler {
 
   struct Held {
     uint32_t seq = 0;
+    uint32_t len = 0;  // payload bytes at the start of buf; the frame's log entry follows
     int32_t buf = -1;
     uint64_t ts_ns = 0;
   };
@@ -108,6 +120,8 @@ class TcpReassembler {
     uint64_t pending_first_ts_ns = 0;
     uint32_t pending_segments = 0;
     int32_t buf = -1;  // pool index of pending in-order bytes, -1 = none
+    int32_t log = -1;  // pool index of the frames of the pending bytes (evidence log)
+    uint16_t log_count = 0;
     uint8_t held_count = 0;
     uint32_t held_bytes = 0;
     uint64_t gap_since_ns = 0;
@@ -128,19 +142,30 @@ class TcpReassembler {
   Stream* Lookup(const Endpoint& src, const Endpoint& dst);
   Stream* Open(const Endpoint& src, const Endpoint& dst, uint64_t ts_ns);
   void Close(Stream* s);
-  void Reset(Stream* s);  // drops pending and held bytes
+  void Reset(Stream* s);        // drops pending and held bytes
+  void DropPending(Stream* s);  // drops pending bytes and their frames
 
-  // Hands in-order bytes to the stream's state machine.
-  void Deliver(Stream* s, const uint8_t* data, std::size_t n, uint64_t ts_ns, MessageFn fn);
-  // Frames messages out of bytes[0, n); returns how many bytes were consumed.
-  std::size_t Process(Stream* s, const uint8_t* data, std::size_t n, uint64_t first_ts_ns,
-                      uint64_t ts_ns, uint32_t segments, MessageFn fn);
-  std::size_t ProcessWebSocket(Stream* s, const uint8_t* data, std::size_t n, uint64_t first_ts_ns,
-                               uint64_t ts_ns, MessageFn fn, bool* need_more);
+  // Evidence log: appends the current frame (stream bytes cur_start_..cur_end_), and
+  // forgets frames whose bytes all precede stream sequence number `upto`.
+  void LogCurrentFrame(Stream* s);
+  void PruneLog(Stream* s, uint32_t upto);
+
+  // Hands in-order bytes (stream sequence numbers next_seq..next_seq+n) to the stream's
+  // state machine; `frame` (may be null) is the captured frame that carried them.
+  void Deliver(Stream* s, const uint8_t* data, std::size_t n, uint64_t ts_ns, const Frame* frame,
+               MessageFn fn);
+  // Frames messages out of bytes[0, n), whose first byte has sequence number `base`;
+  // returns how many bytes were consumed.
+  std::size_t Process(Stream* s, const uint8_t* data, std::size_t n, uint32_t base,
+                      uint64_t first_ts_ns, uint64_t ts_ns, uint32_t segments, MessageFn fn);
+  std::size_t ProcessWebSocket(Stream* s, const uint8_t* data, std::size_t n, uint32_t base,
+                               uint64_t first_ts_ns, uint64_t ts_ns, MessageFn fn,
+                               bool* need_more);
   void DrainHeld(Stream* s, MessageFn fn);
   void SkipGap(Stream* s, MessageFn fn);
+  // Emits one message whose bytes were stream bytes [seq_begin, seq_end).
   void Emit(const Stream& s, Transport t, const uint8_t* data, std::size_t n, uint64_t first_ts_ns,
-            uint64_t ts_ns, uint32_t segments, MessageFn fn);
+            uint64_t ts_ns, uint32_t segments, uint32_t seq_begin, uint32_t seq_end, MessageFn fn);
 
   int32_t AcquireBuffer();
   void ReleaseBuffer(int32_t* index);
@@ -154,6 +179,11 @@ class TcpReassembler {
   std::deque<std::vector<uint8_t>> pool_;
   std::vector<int32_t> free_buffers_;
   std::vector<uint8_t> scratch_;  // WebSocket unmasking
+  std::vector<Frame> frames_;     // a message's evidence frames (capacity reserved)
+  // The frame being delivered and the stream bytes it carries (set by Deliver()).
+  const Frame* cur_frame_ = nullptr;
+  uint32_t cur_start_ = 0;
+  uint32_t cur_end_ = 0;
   DropCounters<SipTransportDrop> drops_;
   TcpStats stats_;
 };

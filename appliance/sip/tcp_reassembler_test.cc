@@ -19,6 +19,7 @@ const std::string kBye = "BYE sip:bob@b SIP/2.0\r\nCall-ID: one\r\nl: 3\r\n\r\nx
 class TcpReassemblerTest : public ::testing::Test {
  protected:
   TcpReassemblerTest() : r_(Options()) {}
+  explicit TcpReassemblerTest(const TcpReassemblerOptions& o) : r_(o) {}
 
   static TcpReassemblerOptions Options() {
     TcpReassemblerOptions o;
@@ -38,6 +39,10 @@ class TcpReassemblerTest : public ::testing::Test {
     Frame& f = frames_.back();
     ts_ += kMs;
     f.ts_ns = ts_;
+    // Distinct captured bytes per frame, so evidence copies can be checked byte for byte.
+    frame_bytes_.push_back("frame#" + std::to_string(frames_.size()) + ":" + std::string(data));
+    f.data = reinterpret_cast<const uint8_t*>(frame_bytes_.back().data());
+    f.caplen = f.wirelen = uint32_t(frame_bytes_.back().size());
     decode::DecodedPacket p;
     p.frame = &f;
     p.l4 = decode::L4Proto::kTcp;
@@ -53,6 +58,21 @@ class TcpReassemblerTest : public ::testing::Test {
     got_.emplace_back(reinterpret_cast<const char*>(m.bytes.data()), m.bytes.size());
     meta_.push_back(m);
     meta_.back().bytes = {};
+    meta_.back().frames = {};
+    std::vector<std::string> fs;
+    for (const Frame& f : m.frames) {
+      fs.emplace_back(reinterpret_cast<const char*>(f.data), f.caplen);
+      EXPECT_EQ(f.wirelen, f.caplen);
+    }
+    evidence_.push_back(std::move(fs));
+  }
+
+  // The captured bytes of the n-th frame sent (1-based, as numbered by Send()).
+  const std::string& FrameBytes(std::size_t n) const { return frame_bytes_[n - 1]; }
+  std::vector<std::string> Frames(std::initializer_list<std::size_t> ns) const {
+    std::vector<std::string> out;
+    for (std::size_t n : ns) out.push_back(FrameBytes(n));
+    return out;
   }
 
   void Expire(uint64_t at) {
@@ -63,6 +83,8 @@ class TcpReassemblerTest : public ::testing::Test {
   Endpoint b_{IpAddress::FromV4(0x0a000002), 5060};
   uint64_t ts_ = 1000 * kMs;
   std::deque<Frame> frames_;
+  std::deque<std::string> frame_bytes_;
+  std::vector<std::vector<std::string>> evidence_;  // per message: its frames' bytes
   TcpReassembler r_;
   std::vector<std::string> got_;
   std::vector<TransportMessage> meta_;
@@ -92,6 +114,86 @@ TEST_F(TcpReassemblerTest, OneMessageAcrossSegmentsKeepsFirstAndLastTimestamps) 
   EXPECT_EQ(meta_[0].first_ts_ns, first_ts);
   EXPECT_EQ(meta_[0].last_ts_ns, ts_);
   EXPECT_EQ(meta_[0].segments, (kInvite.size() + 6) / 7);
+}
+
+// Evidence: a message split over three segments carries all three frames, byte for
+// byte, in capture order.
+TEST_F(TcpReassemblerTest, MessageAcrossThreeSegmentsCarriesAllThreeFrames) {
+  Send(100, "", decode::kTcpSyn);  // frame 1 (no payload: no evidence)
+  Send(101, kInvite.substr(0, 20));             // frame 2
+  Send(121, kInvite.substr(20, 25));            // frame 3
+  Send(146, kInvite.substr(45));                // frame 4 completes it
+  ASSERT_EQ(got_, std::vector<std::string>({kInvite}));
+  EXPECT_EQ(evidence_[0], Frames({2, 3, 4}));
+  EXPECT_EQ(meta_[0].segments, 3u);
+  EXPECT_EQ(r_.drops().Total(), 0u);
+  // A whole message in one segment: that frame only (nothing left in the log).
+  Send(101 + uint32_t(kInvite.size()), kBye);  // frame 5
+  EXPECT_EQ(evidence_[1], Frames({5}));
+}
+
+// A segment ending one message and starting the next is evidence of both.
+TEST_F(TcpReassemblerTest, SharedSegmentBelongsToBothMessages) {
+  Send(100, "", decode::kTcpSyn);                      // 1
+  const std::string all = kInvite + kOk + kBye;
+  const std::size_t a = kInvite.size() - 10, b = kInvite.size() + kOk.size() + 5;
+  Send(101, all.substr(0, a));                          // 2: INVITE head
+  Send(101 + uint32_t(a), all.substr(a, b - a));        // 3: INVITE tail, OK, BYE head
+  Send(101 + uint32_t(b), all.substr(b));               // 4: BYE tail
+  ASSERT_EQ(got_, std::vector<std::string>({kInvite, kOk, kBye}));
+  EXPECT_EQ(evidence_[0], Frames({2, 3}));
+  EXPECT_EQ(evidence_[1], Frames({3}));
+  EXPECT_EQ(evidence_[2], Frames({3, 4}));
+}
+
+// Out-of-order segments: their frames are kept while held and delivered with the
+// message, sorted by capture time.
+TEST_F(TcpReassemblerTest, OutOfOrderSegmentFramesAreEvidenceInCaptureOrder) {
+  Send(100, "", decode::kTcpSyn);  // 1
+  const std::string all = kInvite + kOk;
+  const uint32_t s0 = 101;
+  const std::size_t inv = kInvite.size();
+  ASSERT_GT(inv, 50u);
+  Send(s0 + 50, all.substr(50));   // 2: INVITE tail + OK (held)
+  Send(s0 + 25, all.substr(25, 25));  // 3: middle (held)
+  Send(s0, all.substr(0, 25));     // 4: fills the hole
+  ASSERT_EQ(got_, std::vector<std::string>({kInvite, kOk}));
+  EXPECT_EQ(evidence_[0], Frames({2, 3, 4}));  // capture order, not sequence order
+  EXPECT_EQ(evidence_[1], Frames({2}));
+  // Both messages became complete when frame 4 filled the hole.
+  EXPECT_EQ(meta_[0].last_ts_ns, frames_[3].ts_ns);
+  EXPECT_EQ(meta_[1].last_ts_ns, frames_[3].ts_ns);
+}
+
+// Retransmissions: an exact copy of a segment already delivered is not evidence; a
+// segment overlapping old and new bytes is.
+TEST_F(TcpReassemblerTest, RetransmittedSegmentIsNotEvidenceOverlapIs) {
+  Send(100, "", decode::kTcpSyn);        // 1
+  Send(101, kInvite.substr(0, 30));      // 2
+  Send(101, kInvite.substr(0, 30));      // 3: exact retransmission
+  Send(111, kInvite.substr(10, 40));     // 4: 20 old + 20 new bytes
+  Send(151, kInvite.substr(50));         // 5
+  ASSERT_EQ(got_, std::vector<std::string>({kInvite}));
+  EXPECT_EQ(evidence_[0], Frames({2, 4, 5}));
+  EXPECT_EQ(r_.drops()[SipTransportDrop::kTcpRetransmission], 1u);
+}
+
+// A held out-of-order segment whose bytes all arrive again in order (the sender
+// retransmits from the hole on): the in-order segment delivers them, and the held copy,
+// now wholly old bytes, is treated like any retransmission: not evidence.
+TEST_F(TcpReassemblerTest, HeldSegmentRetransmittedInOrder) {
+  Send(100, "", decode::kTcpSyn);     // 1
+  Send(101, kInvite.substr(0, 20));   // 2
+  Send(141, kInvite.substr(40));      // 3: held (hole at [20, 40))
+  Send(121, kInvite.substr(20));      // 4: the sender retransmits everything from 20
+  ASSERT_EQ(got_, std::vector<std::string>({kInvite}));
+  EXPECT_EQ(evidence_[0], Frames({2, 4}));
+  // Held but partly new: evidence.
+  const uint32_t next = 101 + uint32_t(kInvite.size());
+  Send(next + 20, kBye.substr(20));   // 5: held
+  Send(next, kBye.substr(0, 30));     // 6: overlaps 10 bytes of frame 5
+  ASSERT_EQ(got_.back(), kBye);
+  EXPECT_EQ(evidence_[1], Frames({5, 6}));
 }
 
 TEST_F(TcpReassemblerTest, OutOfOrderSegmentsAreHeldAndReordered) {
@@ -270,6 +372,38 @@ TEST_F(TcpReassemblerTest, PlainHttpIsNotSip) {
   Send(101 + uint32_t(get.size()), "more");
   EXPECT_TRUE(got_.empty());
   EXPECT_EQ(r_.drops()[SipTransportDrop::kTcpNotSip], 2u);
+}
+
+// Beyond max_message_frames the frames of an incomplete message are not kept (counted);
+// the message is still delivered with the frames that were kept plus the last one.
+class TcpEvidenceBoundTest : public TcpReassemblerTest {
+ protected:
+  static TcpReassemblerOptions Small() {
+    TcpReassemblerOptions o = Options();
+    o.max_message_frames = 3;
+    return o;
+  }
+  TcpEvidenceBoundTest() : TcpReassemblerTest(Small()) {}
+};
+
+TEST_F(TcpEvidenceBoundTest, FramesBeyondTheBoundAreCounted) {
+  Send(100, "", decode::kTcpSyn);  // 1
+  uint32_t seq = 101;
+  for (std::size_t i = 0; i < kInvite.size(); i += 10) {  // frames 2..8
+    std::string part = kInvite.substr(i, 10);
+    Send(seq, part);
+    seq += uint32_t(part.size());
+  }
+  const std::size_t segments = (kInvite.size() + 9) / 10;
+  ASSERT_GT(segments, 4u);
+  ASSERT_EQ(got_, std::vector<std::string>({kInvite}));
+  EXPECT_EQ(evidence_[0], Frames({2, 3, 4, 1 + segments}));
+  EXPECT_EQ(r_.drops()[SipTransportDrop::kTcpEvidenceFrameLimit], segments - 4);
+  EXPECT_EQ(meta_[0].segments, segments);  // all of them carried bytes
+  // The log is empty again: the next message is bounded afresh.
+  Send(seq, kBye.substr(0, 10));
+  Send(seq + 10, kBye.substr(10));
+  EXPECT_EQ(evidence_[1].size(), 2u);
 }
 
 }  // namespace

@@ -52,6 +52,9 @@ nlohmann::json CallSummaryJson(const CallSummary& call) {
             {"extension", StringOrNull(r.agent.extension)},
             {"id", StringOrNull(r.agent.id)}}},
           {"held", call.held},
+          // Codecs signalling negotiated (SDP answers), in order of first use; legs[].codec
+          // is what media carried. Stored since record v2 (empty for v1 records).
+          {"codecs", r.codecs},
           {"legs", std::move(legs)},
           {"dtmf", std::move(dtmf)}};
 }

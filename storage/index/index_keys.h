@@ -4,7 +4,7 @@
 // forward prefix seek yields newest first. Values are little-endian.
 //
 //   CF        key                                   value
-//   calls     id                                    u8 1 | nonce[24] | AEAD_DEK(record v1)
+//   calls     id                                    u8 1 | nonce[24] | AEAD_DEK(record v2; v1 read)
 //   time      id (= start ms << 20 | d)             CallSummaryValue (no PII)
 //   agent     'n'|blind16|~id  or  'e'|blind16|~id  empty
 //   ani       blind16 | ~id                         empty

@@ -111,6 +111,10 @@ std::string EncodeCallRecord(const CallRecord& r) {
     w.Num<uint32_t>(d.duration_ms);
     w.Str(d.source);
   }
+  // v2 tail.
+  w.Num<uint32_t>(uint32_t(r.codecs.size()));
+  for (const auto& c : r.codecs) w.Str(c);
+  w.Num<uint64_t>(r.merged_into.value);
   return w.Take();
 }
 
@@ -119,9 +123,12 @@ absl::StatusOr<CallRecord> DecodeCallRecord(std::span<const uint8_t> bytes) {
   CallRecord r;
   uint8_t version = 0, state = 0, hold = 0;
   if (!rd.Num(&version)) return IntegrityError("call record empty");
-  if (version != kRecordCodecVersion) {
-    return IntegrityError(fmt::format("call record version {} unsupported", version));
+  if (version > kRecordCodecVersion) {
+    return IntegrityError(fmt::format(
+        "call record version {} was written by a newer callvault (this build reads up to {})",
+        version, kRecordCodecVersion));
   }
+  if (version == 0) return IntegrityError("call record version 0 unsupported");
   rd.Num(&r.call_id.value);
   rd.Num(&r.start_ns);
   rd.Num(&r.answer_ns);
@@ -172,6 +179,11 @@ absl::StatusOr<CallRecord> DecodeCallRecord(std::span<const uint8_t> bytes) {
       rd.Num(&d.duration_ms);
       rd.Str(&d.source);
     }
+  }
+  if (version >= 2 && rd.ok() && rd.Count(&n, 4)) {
+    r.codecs.resize(n);
+    for (auto& c : r.codecs) rd.Str(&c);
+    rd.Num(&r.merged_into.value);
   }
   if (!rd.done() || state > uint8_t(CallState::kOrphan) || hold > 1) {
     return IntegrityError("call record malformed (truncated or trailing bytes)");
