@@ -5,8 +5,16 @@
 // storage (call records, the SIP frames of each call as evidence), the CLI's ingest/demo.
 // Order for one call: OnCallStarted, then any number of OnMediaChanged / OnCallUpdated /
 // OnSipFrame, then exactly one OnCallEnded. Every OnSipFrame of a call comes after its
-// OnCallStarted and before its OnCallEnded (the frame of the message that ends the call is
-// delivered before OnCallEnded).
+// OnCallStarted; the frame of the message that ends the call is delivered before
+// OnCallEnded. OnCallEnded comes as soon as the call's last dialog terminates (BYE, final
+// failure, timeout), so trailing messages — the 200 to the BYE, the ACK of a failure,
+// retransmissions — may still follow it as OnSipFrame for up to TrackerOptions::linger_ns
+// (evidence of the same call; never a new call). No OnCallUpdated follows OnCallEnded.
+// Merged calls: when two started calls turn out to be one (dialog_tracker.h, late merge),
+// the later one gets OnCallEnded at once with CallRecord::merged_into = the surviving id,
+// its open dialogs get an `ended` MediaSession under its id and are republished under the
+// survivor's id with new dialog indexes, and the survivor gets OnCallUpdated (SIP Call-IDs
+// of both).
 // Ownership: every argument is valid only during the call; the sink copies what it keeps
 // (Frame bytes in particular: see appliance/common/frame.h). Implementations must not call
 // back into the tracker.

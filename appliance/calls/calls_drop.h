@@ -25,6 +25,7 @@ enum class CallsDrop : uint8_t {
   kLinkedByMedia,         // event: a dialog linked to a call by shared media endpoints
   kLinkedByTransfer,      // event: a dialog linked to a call by REFER / Replaces
   kPickedUpMidDialog,     // event: a call first seen by an in-dialog re-INVITE/UPDATE
+  kMergedCalls,           // event: two started calls merged (later shared media/correlation)
   kCount
 };
 

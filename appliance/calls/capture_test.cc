@@ -262,5 +262,53 @@ TEST(CallsCapture, SippLoadBoundedTable) {
   EXPECT_GT(r.counters[CallsDrop::kEvicted], 0u);
 }
 
+// An Asterisk B2BUA whose two legs share media only after it re-INVITEs both to direct
+// media (issue 3). From
+//   tshark -r sipnab_b2bua-asterisk.pcapng -Y sdp -T fields -e frame.number
+//     -e frame.time_epoch -e ip.src -e sip.Call-ID -e sdp.connection_info.address
+//     -e sdp.media.port -e sdp.media
+// leg A  M2Q0...ZWQ. (172.16.98.1 -> Asterisk .101): INVITE #19 1463595795.920336 offers
+//        .1:8000; 200 #34 1463595802.986781 answers .101:13060 (PCMU);
+// leg B  37686afc...@172.16.98.101:5060 (Asterisk -> .145): INVITE #24 1463595795.923891
+//        offers .101:18010; 200 #32 1463595802.982256 answers .145:8000 (PT 0 first: PCMU);
+// re-INVITE #35 1463595802.987124 (leg B, from .101) offers .1:8000 — leg A's caller;
+// re-INVITE #37 1463595802.993949 (leg A, from .101) offers .145:8000 — leg B's callee:
+// both directions -> one call; leg A started first and survives. BYE #404 (leg A)
+// 1463595810.609451, BYE #409 (leg B) 1463595810.850300 ends the call. From user
+// "telephone1", To "2302" (tshark -e sip.from.user -e sip.to.user, frame 19).
+// SIP frames per Call-ID (tshark -Y sip): leg A 13 (#19-23, 29, 34, 36-39, 404, 405),
+// leg B 15: 8 up to #35 (absorbed call), 7 from #41 on (survivor).
+TEST(CallsCapture, B2buaDirectMediaReInviteMergesLegs) {
+  CaptureRun r = RunCapture("sipnab_b2bua-asterisk.pcapng");
+  const std::string leg_a = "M2Q0ZDc1ZGM1NzIyMTlhZTA3NDU3NTgzMzA5YmJmZWQ.";
+  const std::string leg_b = "37686afc57ce24ac655742b3644a7bb8@172.16.98.101:5060";
+  ASSERT_EQ(r.started.size(), 2u);  // two calls until the re-INVITEs reveal the link
+  ASSERT_EQ(r.ended.size(), 2u);
+  EXPECT_EQ(r.counters[CallsDrop::kMergedCalls], 1u);
+  const CallRecord* gone = nullptr;
+  const CallRecord* call = nullptr;
+  for (const CallRecord& c : r.ended) (c.merged_into.valid() ? gone : call) = &c;
+  ASSERT_NE(call, nullptr);
+  ASSERT_NE(gone, nullptr);
+  EXPECT_EQ(call->sip_call_ids, (std::vector<std::string>{leg_a, leg_b}));
+  EXPECT_EQ(call->call_id, CallId::Make(Ns(1463595795, 920336000), leg_a));
+  EXPECT_EQ(call->state, CallState::kAnswered);
+  EXPECT_EQ(call->sip_code, 200);
+  EXPECT_EQ(call->start_ns, Ns(1463595795, 920336000));
+  EXPECT_EQ(call->answer_ns, Ns(1463595802, 982256000));  // the callee's 200 on leg B
+  EXPECT_EQ(call->end_ns, Ns(1463595810, 850300000));     // the last BYE (leg B)
+  EXPECT_EQ(call->ani, "telephone1");
+  EXPECT_EQ(call->dialled, "2302");
+  EXPECT_EQ(call->codecs, std::vector<std::string>{"PCMU"});
+  EXPECT_EQ(r.frames_per_call[call->call_id.value], 20u);
+  // The absorbed leg-B call ends at the merge and names the survivor.
+  EXPECT_EQ(gone->merged_into, call->call_id);
+  EXPECT_EQ(gone->sip_call_ids, std::vector<std::string>{leg_b});
+  EXPECT_EQ(gone->start_ns, Ns(1463595795, 923891000));
+  EXPECT_EQ(gone->end_ns, Ns(1463595802, 993949000));
+  EXPECT_EQ(gone->state, CallState::kAnswered);
+  EXPECT_EQ(r.frames_per_call[gone->call_id.value], 8u);
+}
+
 }  // namespace
 }  // namespace callvault::calls

@@ -1,8 +1,16 @@
+// DialogTracker: message dispatch — the INVITE transaction and dialog state machine
+// (RFC 3261 §12-§17), offers and answers (RFC 3264) and their MediaSession publication.
+//
+// Input: SipEvents (dialog_tracker.h). Output: call events through the sink; terminations
+// go to dialog_timers.cc, linking to call_linking.cc, record building to
+// call_record_builder.cc, retransmission detection to dialog_transactions.cc.
+// Thread: the tracker's. Allocation: per new dialog and per SDP.
 #include "appliance/calls/dialog_tracker.h"
 
 #include <algorithm>
 #include <utility>
 
+#include "appliance/calls/dialog_state.h"
 #include "appliance/calls/sip_extract.h"
 #include "appliance/common/call_id.h"
 #include "appliance/common/time_util.h"
@@ -10,36 +18,8 @@
 namespace callvault::calls {
 namespace {
 
-constexpr size_t kMaxKeysPerDialog = 32;     // remembered transactions per dialog set
 constexpr size_t kMaxReferrals = 1024;
 constexpr uint64_t kReferralWindowNs = 64ull * kNsPerSec;
-constexpr uint64_t kSessionTimerGraceNs = 32ull * kNsPerSec;  // RFC 4028 §10 margin
-constexpr uint64_t kScanIntervalNs = kNsPerSec;
-
-uint64_t Mix(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  h ^= 0xff;  // field separator
-  return h * 0x100000001b3ull;
-}
-uint64_t Mix(uint64_t h, uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (i * 8)) & 0xff;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-std::string_view FromTag(const sip::Message& m) {
-  auto f = m.from();
-  return f ? f->tag : std::string_view();
-}
-std::string_view ToTag(const sip::Message& m) {
-  auto t = m.to();
-  return t ? t->tag : std::string_view();
-}
 
 bool IsDialogMethod(sip::Method method) {
   switch (method) {
@@ -58,65 +38,6 @@ bool IsDialogMethod(sip::Method method) {
 }
 
 }  // namespace
-
-struct DialogTracker::Call {
-  CallRecord rec;
-  int open_dialogs = 0;   // dialog sets not yet terminated
-  int live_dialogs = 0;   // dialog sets still in the table (open or lingering)
-  uint16_t next_dialog = 0;
-  bool delivered = false;
-  bool terminated = false;  // every dialog ended (lingering until delivery)
-  bool any_answered = false;
-  bool clean_end = false;   // an answered dialog ended by BYE
-  bool open_at_finish = false;
-  bool first_result_set = false;
-  CallState first_state = CallState::kTimedOut;
-  int first_code = 0;
-  int agent_side_hint = -1;
-  std::vector<std::string> correlation_keys;
-  std::vector<Endpoint> endpoints;
-};
-
-struct DialogTracker::Dialog {
-  DialogList::iterator self;
-  std::string call_id;
-  std::string from_tag;  // the caller's (side A) tag
-  std::shared_ptr<Call> call;
-  uint32_t invite_cseq = 0;
-  bool answered = false;
-  std::string answered_tag;
-  bool terminated = false;
-  bool cancel_seen = false;
-  bool auth_pending = false;
-  uint64_t auth_fail_ns = 0;
-  int final_code = 0;
-  uint64_t last_activity_ns = 0;
-  uint64_t terminated_at_ns = 0;
-  uint64_t session_expires_ns = 0;
-  int pending_offer_side = -1;
-  struct Early {
-    std::string tag;
-    SideMedia media;
-    bool has_media = false;
-  };
-  std::vector<Early> early;
-  MediaSession media;
-  std::vector<uint64_t> keys;  // remembered request/response keys (ring)
-  size_t next_key = 0;
-};
-
-absl::StatusOr<TrackerOptions> TrackerOptions::FromConfig(
-    const Config& config, const AgentDirectoryHandle* directory) {
-  auto phone = PhoneNormalizer::Create(config.agents.default_country);
-  if (!phone.ok()) {
-    return absl::InvalidArgumentError(
-        "agents.default_country: " + std::string(phone.status().message()));
-  }
-  auto rules = AgentSideRules::Create(config.agents);
-  if (!rules.ok()) return rules.status();
-  TrackerOptions o{config.sip, *std::move(phone), *std::move(rules), directory};
-  return o;
-}
 
 DialogTracker::DialogTracker(TrackerOptions options, CallEventSink* sink)
     : opt_(std::move(options)), sink_(sink) {
@@ -155,48 +76,15 @@ void DialogTracker::OnMessage(const SipEvent& e) {
   Advance(e.ts_ns);
 }
 
-bool DialogTracker::Remember(Dialog& d, uint64_t key) {
-  if (std::find(d.keys.begin(), d.keys.end(), key) != d.keys.end()) return false;
-  if (d.keys.size() < kMaxKeysPerDialog) {
-    if (transactions_ >= opt_.sip.max_transactions) {
-      counters_.Inc(CallsDrop::kTransactionTableFull);
-      return true;  // cannot remember it: treated as new
-    }
-    d.keys.push_back(key);
-    ++transactions_;
-  } else {
-    d.keys[d.next_key++ % kMaxKeysPerDialog] = key;
-  }
-  return true;
-}
-
-bool DialogTracker::RememberRequest(Dialog& d, const sip::Message& m) {
-  // Retransmissions and the copies a proxy forwards on its next hop share CSeq, method
-  // and From-tag (RFC 3261 §8.1.1.5, §17.1.1.3); two different requests of one sender
-  // never do (CSeq grows, §12.2.1.1).
-  auto cseq = m.cseq();
-  uint64_t k = Mix(Mix(0xcbf29ce484222325ull, 1), uint64_t(cseq->number));
-  k = Mix(Mix(k, cseq->method_raw), FromTag(m));
-  return Remember(d, k);
-}
-
-bool DialogTracker::RememberResponse(Dialog& d, const sip::Message& m) {
-  // A response is repeated (retransmitted, or seen on both hops of a proxy) with the
-  // same CSeq, status and tags.
-  auto cseq = m.cseq();
-  uint64_t k = Mix(Mix(0xcbf29ce484222325ull, 2), uint64_t(cseq->number));
-  k = Mix(Mix(k, cseq->method_raw), uint64_t(m.status_code()));
-  k = Mix(Mix(k, ToTag(m)), FromTag(m));
-  return Remember(d, k);
-}
-
 void DialogTracker::Touch(Dialog& d, uint64_t ts_ns) {
   if (ts_ns > d.last_activity_ns) d.last_activity_ns = ts_ns;
   lru_.splice(lru_.end(), lru_, d.self);
 }
 
+// Every frame of a tracked dialog is evidence of its call, also the trailing ones (200 to
+// BYE, ACK, retransmissions) that arrive after the call's end was delivered.
 void DialogTracker::ForwardFrames(Dialog& d, const SipEvent& e) {
-  if (!d.call || d.call->delivered) return;
+  if (!d.call) return;
   for (const Frame& f : e.frames) sink_->OnSipFrame(d.call->rec.call_id, f);
 }
 
@@ -270,163 +158,6 @@ DialogTracker::Dialog* DialogTracker::NewDialog(const SipEvent& e, const sip::Me
   return &d;
 }
 
-std::shared_ptr<DialogTracker::Call> DialogTracker::FindLinkedCall(const SipEvent& e,
-                                                                   const sip::Message& m,
-                                                                   CallsDrop* how) {
-  auto usable = [](const std::shared_ptr<Call>& c) {
-    return c && !c->delivered && !c->terminated;
-  };
-  // Attended transfer: Replaces names a dialog we track (RFC 3891 §3).
-  if (auto r = m.replaces()) {
-    auto it = dialogs_by_call_id_.find(std::string(r->call_id));
-    if (it != dialogs_by_call_id_.end() && it->second->call && !it->second->call->delivered) {
-      *how = CallsDrop::kLinkedByTransfer;
-      return it->second->call;
-    }
-  }
-  // Blind transfer: the transferee calls the Refer-To target (RFC 3515 §2.4.1), naming
-  // the transferor in Referred-By (RFC 3892).
-  if (!referrals_.empty()) {
-    std::string_view target = m.request_uri().user;
-    auto rb = m.referred_by();
-    for (const Referral& r : referrals_) {
-      if (r.expires_ns < e.ts_ns || target.empty() || r.target_user != target) continue;
-      if (rb && !rb->uri.user.empty() && rb->uri.user != r.referrer_user) continue;
-      if (auto c = r.call.lock(); c && !c->delivered) {
-        *how = CallsDrop::kLinkedByTransfer;
-        return c;
-      }
-    }
-  }
-  // B2BUA: a correlation header whose value is another call's value or SIP Call-ID.
-  for (const std::string& name : opt_.sip.correlation_headers) {
-    std::string_view v = m.Value(name);
-    if (v.empty()) continue;
-    std::string key(v);
-    if (auto it = calls_by_correlation_.find(key);
-        it != calls_by_correlation_.end() && usable(it->second)) {
-      *how = CallsDrop::kLinkedByCorrelation;
-      return it->second;
-    }
-    if (auto it = dialogs_by_call_id_.find(key);
-        it != dialogs_by_call_id_.end() && usable(it->second->call)) {
-      *how = CallsDrop::kLinkedByCorrelation;
-      return it->second->call;
-    }
-  }
-  // B2BUA without media anchoring: the offer carries media endpoints that another party
-  // already announced in an active call. The same announcer reusing its endpoint (a load
-  // generator, a gateway's fixed port) is not a link.
-  std::string_view sdp_text = m.sdp();
-  if (!sdp_text.empty() && !calls_by_endpoint_.empty()) {
-    sip::SessionDescription sdp;
-    if (sip::ParseSdp(sdp_text, &sdp) == sip::SdpError::kOk) {
-      for (const sip::MediaDescription& md : sdp.media) {
-        if (md.port == 0 || md.rtp.ip.is_unspecified()) continue;
-        auto it = calls_by_endpoint_.find(md.rtp);
-        if (it == calls_by_endpoint_.end() || it->second.announcer == e.src.ip) continue;
-        if (auto c = it->second.call.lock(); usable(c)) {
-          *how = CallsDrop::kLinkedByMedia;
-          return c;
-        }
-      }
-    }
-  }
-  return nullptr;
-}
-
-void DialogTracker::StartCall(Dialog& d, const SipEvent& e, const sip::Message& m) {
-  // Who is who: side A sent the INVITE (From), side B is the callee (To / Request-URI).
-  auto from = m.from();
-  auto to = m.to();
-  std::string_view b_user = to && !to->uri.user.empty() ? to->uri.user : m.request_uri().user;
-  std::shared_ptr<const AgentDirectory> dir =
-      opt_.directory ? opt_.directory->Get() : std::shared_ptr<const AgentDirectory>();
-  // A PBX or ACD routes the call to the agent by rewriting the Request-URI (the To header
-  // keeps the number the caller dialled): the Request-URI user names the agent when it is
-  // in the directory or matches the extension patterns.
-  std::string_view ruri_user = m.request_uri().user;
-  if (!ruri_user.empty() && ruri_user != b_user &&
-      ((dir && dir->Find(ruri_user) != nullptr) || opt_.agent_rules.MatchesPattern(ruri_user))) {
-    b_user = ruri_user;
-  }
-  PartyId a{from->uri.user, from->display_name, e.src.ip};
-  PartyId b{b_user, to ? to->display_name : std::string_view(), e.dst.ip};
-  int agent = opt_.agent_rules.AgentParty(dir.get(), a, b);
-  d.media.agent_side = agent;
-
-  CallsDrop how = CallsDrop::kCount;
-  std::shared_ptr<Call> linked = FindLinkedCall(e, m, &how);
-  if (linked) {
-    counters_.Inc(how);
-    d.call = linked;
-  }
-  if (d.call) {
-    Call& c = *d.call;
-    c.rec.sip_call_ids.push_back(d.call_id);
-    if (agent >= 0 && c.rec.agent.name.empty()) {
-      c.rec.agent = AgentSideRules::Identify(dir.get(), agent == kSideA ? a : b);
-    }
-  } else {
-    d.call = std::make_shared<Call>();
-    Call& c = *d.call;
-    c.rec.call_id = CallId::Make(e.ts_ns, d.call_id);
-    c.rec.sip_call_ids.push_back(d.call_id);
-    c.rec.start_ns = e.ts_ns;
-    // ANI: P-Asserted-Identity (RFC 3325), then Remote-Party-ID, then From.
-    std::string_view ani_uri;
-    if (auto pai = m.p_asserted_identity(); pai && !pai->uri.user.empty()) {
-      ani_uri = pai->uri.raw;
-    } else if (auto rpid = m.remote_party_id(); rpid && !rpid->uri.user.empty()) {
-      ani_uri = rpid->uri.raw;
-    } else {
-      ani_uri = from->uri.raw;
-    }
-    c.rec.ani = NormalizeOrRaw(ani_uri);
-    // Dialled: the To user as the caller dialled it, else the Request-URI user.
-    std::string_view to_uri = to ? to->uri.raw : std::string_view();
-    if (auto n = CachedE164(to_uri)) {
-      c.rec.dialled = *n;
-    } else if (auto r = CachedE164(m.request_uri_raw())) {
-      c.rec.dialled = *r;
-    } else {
-      c.rec.dialled = std::string(b_user);
-    }
-    if (agent >= 0) c.rec.agent = AgentSideRules::Identify(dir.get(), agent == kSideA ? a : b);
-    ++calls_started_;
-    ++open_calls_;
-    sink_->OnCallStarted(c.rec);
-  }
-  Call& c = *d.call;
-  d.media.call_id = c.rec.call_id;
-  d.media.dialog = c.next_dialog++;
-  ++c.open_dialogs;
-  ++c.live_dialogs;
-  for (const std::string& name : opt_.sip.correlation_headers) {
-    std::string_view v = m.Value(name);
-    if (v.empty()) continue;
-    std::string key(v);
-    if (calls_by_correlation_.emplace(key, d.call).second) c.correlation_keys.push_back(key);
-  }
-  if (linked) UpdateCall(c);
-}
-
-std::optional<std::string> DialogTracker::CachedE164(std::string_view uri) {
-  std::string user(UriUserPart(uri));
-  auto it = e164_cache_.find(user);
-  if (it != e164_cache_.end()) return it->second;
-  std::optional<std::string> n = opt_.phone.ToE164(user);
-  if (opt_.e164_cache_entries == 0) return n;
-  if (e164_cache_.size() >= opt_.e164_cache_entries) e164_cache_.clear();
-  e164_cache_.emplace(std::move(user), n);
-  return n;
-}
-
-std::string DialogTracker::NormalizeOrRaw(std::string_view uri) {
-  if (auto n = CachedE164(uri)) return *std::move(n);
-  return std::string(UriUserPart(uri));
-}
-
 void DialogTracker::ApplySdp(Dialog& d, int side, const SipEvent& e, const sip::Message& m) {
   std::string_view text = m.sdp();
   if (text.empty() || !d.call) return;
@@ -446,15 +177,10 @@ void DialogTracker::ApplySdp(Dialog& d, int side, const SipEvent& e, const sip::
   } else {
     d.pending_offer_side = side;
   }
-  for (const MediaStream& st : s.streams) {
-    if (st.rejected() || st.rtp.ip.is_unspecified()) continue;
-    auto [it, inserted] = calls_by_endpoint_.try_emplace(st.rtp);
-    if (inserted || it->second.call.lock() != d.call) {
-      it->second.call = d.call;
-      it->second.announcer = e.src.ip;
-      d.call->endpoints.push_back(st.rtp);
-    }  // else: the same call re-announces it; the first announcer stays the owner
-  }
+  // Before indexing (which makes d's call the owner of what it announces): does this
+  // offer/answer show that d's call and another one are one call (call_linking.cc)?
+  LateLinkByMedia(d, e, s);
+  IndexEndpoints(d, e, s);
   PublishMedia(d, e.ts_ns);
 }
 
@@ -498,6 +224,7 @@ void DialogTracker::OnRequestInDialog(const SipEvent& e, const sip::Message& m, 
   if (auto se = m.session_expires(); se && se->seconds > 0) {
     d.session_expires_ns = uint64_t(se->seconds) * kNsPerSec;
   }
+  LateLinkByCorrelation(d, e, m);
   switch (m.method()) {
     case sip::Method::kBye:
       TerminateDialog(d, e.ts_ns, d.answered ? CallState::kAnswered : CallState::kCancelled,
@@ -531,6 +258,7 @@ void DialogTracker::OnRequestInDialog(const SipEvent& e, const sip::Message& m, 
       }
       r.expires_ns = e.ts_ns + kReferralWindowNs;
       if (!r.target_user.empty()) {
+        d.call->refer_expires_ns = std::max(d.call->refer_expires_ns, r.expires_ns);
         if (referrals_.size() >= kMaxReferrals) referrals_.erase(referrals_.begin());
         referrals_.push_back(std::move(r));
       }
@@ -619,28 +347,7 @@ void DialogTracker::OnInviteResponse(const SipEvent& e, const sip::Message& m, D
       c.rec.answer_ns = e.ts_ns;
       c.rec.sip_code = code;
     }
-    // Re-decide the agent with the answering party's identity (PAI, else Contact).
-    // Also when the agent so far is only a guess (no directory entry): the answering
-    // phone's identity is the best evidence of who took the call.
-    if (d.media.agent_side < 0 || c.rec.agent.id.empty()) {
-      std::optional<sip::NameAddr> who = m.p_asserted_identity();
-      if (!who || who->uri.user.empty()) who = m.contact();
-      if (who && !who->uri.user.empty()) {
-        std::shared_ptr<const AgentDirectory> dir =
-            opt_.directory ? opt_.directory->Get() : std::shared_ptr<const AgentDirectory>();
-        // Side A as at call start is not re-derivable from a response; use the recorded
-        // caller user from the call's first view (ANI is normalised; use the raw side A
-        // signalling address only).
-        PartyId b{who->uri.user, who->display_name, e.src.ip};
-        PartyId a{std::string_view(), std::string_view(), d.media.side[kSideA].signalling_ip};
-        int agent = opt_.agent_rules.AgentParty(dir.get(), a, b);
-        if (agent == kSideB) {
-          d.media.agent_side = kSideB;
-          AgentInfo answered = AgentSideRules::Identify(dir.get(), b);
-          if (c.rec.agent.name.empty() || !answered.id.empty()) c.rec.agent = answered;
-        }
-      }
-    }
+    IdentifyAnswerer(d, e, m);
     if (!m.sdp().empty()) {
       ApplySdp(d, side, e, m);
     } else {
@@ -654,7 +361,7 @@ void DialogTracker::OnInviteResponse(const SipEvent& e, const sip::Message& m, D
     }
     d.early.clear();
     d.early.shrink_to_fit();
-    UpdateCall(c);
+    UpdateCall(*d.call);  // not `c`: ApplySdp may have merged d's call into another
     return;
   }
   // Before the answer every INVITE of the set is an initial one: a 2xx to any of them
@@ -672,132 +379,6 @@ void DialogTracker::OnInviteResponse(const SipEvent& e, const sip::Message& m, D
   CallState state =
       (code == 487 || d.cancel_seen) ? CallState::kCancelled : CallState::kFailed;
   TerminateDialog(d, e.ts_ns, state, code);
-}
-
-void DialogTracker::TerminateDialog(Dialog& d, uint64_t end_ns, CallState state, int code) {
-  if (d.terminated) return;
-  d.terminated = true;
-  d.auth_pending = false;
-  d.terminated_at_ns = now_ns_ > end_ns ? now_ns_ : end_ns;
-  Call& c = *d.call;
-  if (d.answered) {
-    c.any_answered = true;
-    if (state == CallState::kAnswered) c.clean_end = true;
-  } else if (!c.first_result_set) {
-    c.first_result_set = true;
-    c.first_state = state;
-    c.first_code = code;
-  }
-  if (state == CallState::kActive) c.open_at_finish = true;
-  if (end_ns > c.rec.end_ns) c.rec.end_ns = end_ns;
-  d.media.ended = true;
-  ++d.media.version;
-  d.media.ts_ns = end_ns;
-  sink_->OnMediaChanged(d.media);
-  if (--c.open_dialogs == 0) {
-    c.terminated = true;
-    if (c.open_at_finish) {
-      c.rec.state = CallState::kActive;
-      c.rec.end_ns = 0;
-    } else if (c.any_answered) {
-      c.rec.state = c.clean_end ? CallState::kAnswered : CallState::kTimedOut;
-    } else {
-      c.rec.state = c.first_state;
-      c.rec.sip_code = c.first_code;
-    }
-  }
-}
-
-void DialogTracker::RemoveDialog(DialogList::iterator it) {
-  Dialog& d = *it;
-  if (!d.terminated) TerminateDialog(d, d.last_activity_ns, CallState::kTimedOut, d.final_code);
-  transactions_ -= std::min(transactions_, d.keys.size());
-  dialogs_by_call_id_.erase(d.call_id);
-  std::shared_ptr<Call> call = std::move(d.call);
-  lru_.erase(it);
-  if (call && --call->live_dialogs == 0) DeliverEnd(*call);
-}
-
-void DialogTracker::DeliverEnd(Call& c) {
-  if (c.delivered) return;
-  c.delivered = true;
-  ++calls_ended_;
-  --open_calls_;
-  sink_->OnCallEnded(c.rec);
-  for (const std::string& k : c.correlation_keys) {
-    auto it = calls_by_correlation_.find(k);
-    if (it != calls_by_correlation_.end() && it->second.get() == &c) {
-      calls_by_correlation_.erase(it);
-    }
-  }
-  for (const Endpoint& ep : c.endpoints) {
-    auto it = calls_by_endpoint_.find(ep);
-    if (it != calls_by_endpoint_.end()) {
-      auto owner = it->second.call.lock();
-      if (!owner || owner.get() == &c) calls_by_endpoint_.erase(it);
-    }
-  }
-}
-
-void DialogTracker::EvictOne(uint64_t /*now_ns*/) {
-  auto it = lru_.begin();
-  if (!it->terminated) {
-    counters_.Inc(CallsDrop::kEvicted);
-    TerminateDialog(*it, it->last_activity_ns, CallState::kTimedOut, it->final_code);
-  }
-  RemoveDialog(it);
-}
-
-uint64_t DialogTracker::Deadline(const Dialog& d) const {
-  if (d.terminated) return d.terminated_at_ns + opt_.linger_ns;
-  if (d.auth_pending) return d.auth_fail_ns + opt_.auth_retry_ns;
-  if (!d.answered) return d.last_activity_ns + opt_.early_timeout_ns;
-  uint64_t idle = d.last_activity_ns + uint64_t(opt_.sip.idle_timeout_s) * kNsPerSec;
-  if (d.session_expires_ns > 0) {
-    idle = std::min(idle, d.last_activity_ns + d.session_expires_ns + kSessionTimerGraceNs);
-  }
-  return idle;
-}
-
-void DialogTracker::Advance(uint64_t now_ns) {
-  if (now_ns > now_ns_) now_ns_ = now_ns;
-  if (now_ns_ < last_scan_ns_ + kScanIntervalNs) return;
-  last_scan_ns_ = now_ns_;
-  for (auto it = lru_.begin(); it != lru_.end();) {
-    auto next = std::next(it);
-    Dialog& d = *it;
-    if (Deadline(d) <= now_ns_) {
-      if (d.auth_pending) {
-        TerminateDialog(d, d.auth_fail_ns,
-                        d.cancel_seen ? CallState::kCancelled : CallState::kFailed,
-                        d.final_code);
-      } else if (!d.terminated) {
-        counters_.Inc(CallsDrop::kExpired);
-        TerminateDialog(d, d.last_activity_ns,
-                        (!d.answered && d.cancel_seen) ? CallState::kCancelled
-                                                       : CallState::kTimedOut,
-                        d.final_code);
-      }
-      RemoveDialog(it);
-    }
-    it = next;
-  }
-  std::erase_if(referrals_, [&](const Referral& r) { return r.expires_ns < now_ns_; });
-}
-
-void DialogTracker::Finish() {
-  for (auto it = lru_.begin(); it != lru_.end(); it = lru_.begin()) {
-    Dialog& d = *it;
-    if (d.auth_pending) {
-      TerminateDialog(d, d.auth_fail_ns,
-                      d.cancel_seen ? CallState::kCancelled : CallState::kFailed,
-                      d.final_code);
-    } else if (!d.terminated) {
-      TerminateDialog(d, 0, CallState::kActive, d.final_code);
-    }
-    RemoveDialog(it);
-  }
-  referrals_.clear();
 }
 
 }  // namespace callvault::calls

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -165,9 +166,14 @@ TEST_F(TrackerTest, NormalCall) {
   s.cseq = 2;
   s.branch = "z9hG4bK-2";
   Feed(Req("BYE", s), 10);
+  // The end is delivered at the BYE, not after the linger time (issue 3).
+  ASSERT_EQ(rec_.ended.size(), 1u);
+  EXPECT_EQ(tracker_->calls(), 0u);
+  EXPECT_EQ(tracker_->dialogs(), 1u);  // lingering for trailing messages
+  EXPECT_EQ(rec_.log.back(), "end answered");
   Spec ok = s;
   Feed(Resp(200, "BYE", ok), 10.05, kPbx, kCaller);
-  EXPECT_TRUE(rec_.ended.empty());  // delivered after the linger time
+  EXPECT_EQ(rec_.log.back(), "frame");  // the 200 is still evidence of the call
   tracker_->Advance(At(10 + 33));
   ASSERT_EQ(rec_.started.size(), 1u);
   ASSERT_EQ(rec_.ended.size(), 1u);
@@ -186,9 +192,14 @@ TEST_F(TrackerTest, NormalCall) {
   EXPECT_EQ(c.codecs, std::vector<std::string>{"PCMU"});
   EXPECT_EQ(rec_.frames.size(), 7u);  // every message's frame, evidence
   for (const auto& [id, bytes] : rec_.frames) EXPECT_EQ(id, c.call_id);
-  // Event order: start first, frames before the end, end last.
+  // Event order: start first, the end right after the BYE's frame and its media end,
+  // then the trailing 200's frame.
   EXPECT_EQ(rec_.log.front(), "start");
-  EXPECT_EQ(rec_.log.back(), "end answered");
+  ASSERT_GE(rec_.log.size(), 4u);
+  EXPECT_EQ(rec_.log[rec_.log.size() - 4], "frame");
+  EXPECT_EQ(rec_.log[rec_.log.size() - 3], "media");
+  EXPECT_EQ(rec_.log[rec_.log.size() - 2], "end answered");
+  EXPECT_EQ(rec_.log.back(), "frame");
   // Media: offer from A, answer from B, then the final "ended" publication.
   ASSERT_GE(rec_.media.size(), 3u);
   const MediaSession& ans = rec_.media[1];
@@ -678,6 +689,325 @@ TEST(SipExtract, InfoDtmfForms) {
   EXPECT_FALSE(ParseInfoDtmf("application/sdp", "Signal=5"));
   EXPECT_EQ(ParseInfoDtmf("application/dtmf-relay", "Signal=5\r\nDuration=99999999999\r\n")
                 ->duration_ms, 0u);  // absurd duration ignored
+}
+
+
+// --- issue 3: end delivered at termination, late B2BUA merge, media keeps calls alive ---
+
+namespace {
+const Endpoint kAgentPhone = Ep("10.20.0.50", 5060);
+}  // namespace
+
+TEST_F(TrackerTest, EndDeliveredAtTerminationTrailingMessagesAbsorbed) {
+  Spec s;
+  BasicSetup(s);
+  Spec bye = s;
+  bye.cseq = 2;
+  bye.branch = "z9hG4bK-2";
+  Feed(Req("BYE", bye), 10);
+  ASSERT_EQ(rec_.ended.size(), 1u);
+  EXPECT_EQ(rec_.ended[0].state, CallState::kAnswered);
+  EXPECT_EQ(rec_.ended[0].end_ns, At(10));
+  EXPECT_DOUBLE_EQ(rec_.ended[0].duration_s(), 10.0);
+  // Retransmitted BYE and the 200 inside the linger time: evidence, no new call, no
+  // second end.
+  Feed(Req("BYE", bye), 10.5);
+  Feed(Resp(200, "BYE", bye), 10.6, kPbx, kCaller);
+  Feed(Resp(200, "BYE", bye), 11.6, kPbx, kCaller);
+  tracker_->Advance(At(10 + 33));
+  tracker_->Finish();
+  EXPECT_EQ(rec_.started.size(), 1u);
+  EXPECT_EQ(rec_.ended.size(), 1u);
+  EXPECT_EQ(tracker_->calls_ended(), 1u);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kRetransmission], 2u);
+  EXPECT_EQ(rec_.frames.size(), 9u);  // 5 setup + BYE x2 + 200 x2
+  for (const auto& [id, bytes] : rec_.frames) EXPECT_EQ(id, rec_.started[0].call_id);
+
+  // A failure is delivered at the final response; the ACK after it is evidence.
+  Spec busy;
+  busy.call_id = "busy@host";
+  Feed(Req("INVITE", busy), 50);
+  busy.to_tag = "b1";
+  Feed(Resp(486, "INVITE", busy), 50.2, kPbx, kCaller);
+  ASSERT_EQ(rec_.ended.size(), 2u);
+  EXPECT_EQ(rec_.ended[1].state, CallState::kFailed);
+  EXPECT_EQ(rec_.ended[1].sip_code, 486);
+  size_t frames = rec_.frames.size();
+  Feed(Req("ACK", busy), 50.21);
+  EXPECT_EQ(rec_.frames.size(), frames + 1);
+  EXPECT_EQ(rec_.started.size(), 2u);
+}
+
+TEST_F(TrackerTest, BlindTransferAfterByeStillLinks) {
+  // The transferor hangs up right after the REFER: the call waits (linger) for the
+  // transfer's INVITE instead of being delivered at the BYE.
+  Spec s;
+  BasicSetup(s);
+  Spec refer = FromB(s);
+  refer.cseq = 1;
+  refer.branch = "z9hG4bK-r1";
+  refer.extra =
+      "Refer-To: <sip:3001@pbx.example.com>\r\nReferred-By: <sip:2001@pbx.example.com>\r\n";
+  Feed(Req("REFER", refer), 20, kPbx, kCaller);
+  Spec bye = FromB(s);
+  bye.cseq = 2;
+  bye.branch = "z9hG4bK-b1";
+  Feed(Req("BYE", bye), 20.5, kPbx, kCaller);
+  EXPECT_TRUE(rec_.ended.empty());
+  Spec t;
+  t.call_id = "call-xfer@host";
+  t.from_tag = "ft9";
+  t.to_user = "3001";
+  t.extra = "Referred-By: <sip:2001@pbx.example.com>\r\n";
+  Feed(Req("INVITE", t), 21);
+  EXPECT_EQ(rec_.started.size(), 1u);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kLinkedByTransfer], 1u);
+}
+
+// A B2BUA (10.20.0.1) that anchors media first, then re-INVITEs both legs to direct media
+// (as Asterisk's directmedia does in tests/data/sipnab_b2bua-asterisk.pcapng).
+class LateMergeTest : public TrackerTest {
+ protected:
+  // Leg A: caller -> PBX; leg B: PBX -> agent phone. Both answered, media anchored.
+  void TwoLegs() {
+    a_.call_id = "leg-a@carrier";
+    a_.body = Sdp("192.0.2.10", 16384, "0");
+    Feed(Req("INVITE", a_), 0);
+    b_.call_id = "leg-b@pbx";
+    b_.from_tag = "pbx1";
+    b_.from_user = "+12025550143";
+    b_.body = Sdp("10.20.0.1", 30002, "0");
+    Feed(Req("INVITE", b_), 0.2, kPbx, kAgentPhone);
+    b_.to_tag = "ag1";
+    b_.body = Sdp("10.20.0.50", 20000, "0");
+    Feed(Resp(200, "INVITE", b_), 2, kAgentPhone, kPbx);
+    b_.body.clear();
+    Feed(Req("ACK", b_), 2.01, kPbx, kAgentPhone);
+    a_.to_tag = "pbxa";
+    a_.body = Sdp("10.20.0.1", 30000, "0");
+    Feed(Resp(200, "INVITE", a_), 2.1, kPbx, kCaller);
+    a_.body.clear();
+    Feed(Req("ACK", a_), 2.2);
+  }
+  // The PBX re-INVITEs leg B with `sdp_b` and leg A with `sdp_a`, at t and t + 0.01.
+  void ReInvites(const std::string& sdp_b, const std::string& sdp_a, double t,
+                 bool leg_a = true) {
+    Spec rb = b_;
+    rb.cseq = 2;
+    rb.branch = fmt::format("z9hG4bK-rb{}", t);
+    rb.body = sdp_b;
+    Feed(Req("INVITE", rb), t, kPbx, kAgentPhone);
+    rb.body = Sdp("10.20.0.50", 20000, "0");
+    Feed(Resp(200, "INVITE", rb), t + 0.005, kAgentPhone, kPbx);
+    if (!leg_a) return;
+    Spec ra = FromB(a_);
+    ra.cseq = 1 + a_reinvites_++;
+    ra.branch = fmt::format("z9hG4bK-ra{}", t);
+    ra.body = sdp_a;
+    Feed(Req("INVITE", ra), t + 0.01, kPbx, kCaller);
+    ra.body = Sdp("192.0.2.10", 16384, "0");
+    Feed(Resp(200, "INVITE", ra), t + 0.02, kCaller, kPbx);
+  }
+  void Byes(double t) {
+    Spec ba = a_;
+    ba.cseq = 2;
+    ba.branch = "z9hG4bK-bya";
+    Feed(Req("BYE", ba), t);
+    Spec bb = b_;
+    bb.cseq = 9;
+    bb.branch = "z9hG4bK-byb";
+    Feed(Req("BYE", bb), t + 0.1, kPbx, kAgentPhone);
+  }
+  Spec a_, b_;
+  int a_reinvites_ = 0;
+};
+
+TEST_F(LateMergeTest, SharedMediaInBothDirectionsMergesIntoEarlierCall) {
+  TwoLegs();
+  ASSERT_EQ(rec_.started.size(), 2u);
+  const CallId id_a = rec_.started[0].call_id;
+  const CallId id_b = rec_.started[1].call_id;
+  ASSERT_EQ(rec_.started[1].sip_call_ids[0], "leg-b@pbx");
+  // Direct media: leg B gets the caller's address, leg A the agent phone's.
+  ReInvites(Sdp("192.0.2.10", 16384, "0"), Sdp("10.20.0.50", 20000, "0"), 5);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kMergedCalls], 1u);
+  // The absorbed call (the later one) ends at the merge, pointing at the survivor.
+  ASSERT_EQ(rec_.ended.size(), 1u);
+  const CallRecord& gone = rec_.ended[0];
+  EXPECT_EQ(gone.call_id, id_b);
+  EXPECT_EQ(gone.merged_into, id_a);
+  EXPECT_EQ(gone.state, CallState::kAnswered);
+  EXPECT_EQ(gone.end_ns, At(5.01));
+  EXPECT_EQ(gone.sip_call_ids, std::vector<std::string>{"leg-b@pbx"});
+  // Media: leg B's session ends under its old id and comes back as dialog 1 of call A.
+  bool old_ended = false, republished = false;
+  for (const MediaSession& m : rec_.media) {
+    if (m.call_id == id_b && m.ended) old_ended = true;
+    if (m.call_id == id_a && m.dialog == 1 && !m.ended) {
+      republished = m.side[kSideB].streams.at(0).rtp == Ep("10.20.0.50", 20000);
+    }
+  }
+  EXPECT_TRUE(old_ended);
+  EXPECT_TRUE(republished);
+  // Later SIP of leg B is evidence of call A; both BYEs end the one call.
+  size_t frames_before = rec_.frames.size();
+  Byes(20);
+  for (size_t i = frames_before; i < rec_.frames.size(); ++i) {
+    EXPECT_EQ(rec_.frames[i].first, id_a);
+  }
+  ASSERT_EQ(rec_.ended.size(), 2u);
+  const CallRecord& c = rec_.ended[1];
+  EXPECT_EQ(c.call_id, id_a);
+  EXPECT_FALSE(c.merged_into.valid());
+  EXPECT_EQ(c.sip_call_ids, (std::vector<std::string>{"leg-a@carrier", "leg-b@pbx"}));
+  EXPECT_EQ(c.state, CallState::kAnswered);
+  EXPECT_EQ(c.start_ns, At(0));
+  EXPECT_EQ(c.answer_ns, At(2));  // the agent's 200 on leg B came first
+  EXPECT_EQ(c.end_ns, At(20.1));
+  EXPECT_EQ(c.agent.name, "Jane Doe");
+  EXPECT_EQ(tracker_->calls(), 0u);
+  tracker_->Finish();
+  EXPECT_EQ(rec_.ended.size(), 2u);
+}
+
+TEST_F(LateMergeTest, OneDirectionOnlyIsNotAMerge) {
+  // A conference bridge / media server announcing its IP:port in an unrelated call
+  // (through another signalling hop) shows up in one direction only.
+  TwoLegs();
+  ReInvites(Sdp("192.0.2.10", 16384, "0"), "", 5, /*leg_a=*/false);
+  // Seconds later leg A is re-INVITEd, but to a third address: still no reverse evidence.
+  Spec ra = FromB(a_);
+  ra.cseq = 1;
+  ra.branch = "z9hG4bK-ra9";
+  ra.body = Sdp("10.20.0.1", 30010, "0");
+  Feed(Req("INVITE", ra), 9, kPbx, kCaller);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kMergedCalls], 0u);
+  Byes(20);
+  ASSERT_EQ(rec_.ended.size(), 2u);
+  EXPECT_EQ(rec_.ended[0].sip_call_ids, std::vector<std::string>{"leg-a@carrier"});
+  EXPECT_EQ(rec_.ended[1].sip_call_ids, std::vector<std::string>{"leg-b@pbx"});
+  EXPECT_FALSE(rec_.ended[1].merged_into.valid());
+}
+
+TEST_F(LateMergeTest, EvidenceTooFarApartIsNotAMerge) {
+  TwoLegs();
+  ReInvites(Sdp("192.0.2.10", 16384, "0"), "", 5, /*leg_a=*/false);
+  Spec ra = FromB(a_);
+  ra.cseq = 1;
+  ra.branch = "z9hG4bK-ra60";
+  ra.body = Sdp("10.20.0.50", 20000, "0");
+  Feed(Req("INVITE", ra), 60, kPbx, kCaller);  // 55 s later: outside the 32 s window
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kMergedCalls], 0u);
+}
+
+TEST_F(LateMergeTest, HoldSdpIsNotEvidence) {
+  TwoLegs();
+  // Both legs re-INVITEd with the other's addresses, but inactive (hold, RFC 3264 §8.4),
+  // then with c=0.0.0.0: neither says where audio flows.
+  ReInvites(Sdp("192.0.2.10", 16384, "0", "inactive"),
+            Sdp("10.20.0.50", 20000, "0", "inactive"), 5);
+  ReInvites(Sdp("0.0.0.0", 16384, "0"), Sdp("0.0.0.0", 20000, "0"), 8);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kMergedCalls], 0u);
+  Byes(20);
+  ASSERT_EQ(rec_.ended.size(), 2u);
+  EXPECT_EQ(rec_.ended[0].sip_call_ids.size(), 1u);
+  EXPECT_EQ(rec_.ended[1].sip_call_ids.size(), 1u);
+}
+
+TEST_F(LateMergeTest, EndedCallsNeverMerge) {
+  // The same phones call again seconds after the first call ended, reusing their ports:
+  // the ended call's endpoints left the index with its end.
+  TwoLegs();
+  Byes(10);
+  ASSERT_EQ(rec_.ended.size(), 2u);
+  Spec x;
+  x.call_id = "next@carrier";
+  x.from_tag = "nx1";
+  x.body = Sdp("192.0.2.10", 16384, "0");
+  Feed(Req("INVITE", x), 14);
+  x.to_tag = "nx2";
+  x.body = Sdp("10.20.0.50", 20000, "0");
+  Feed(Resp(200, "INVITE", x), 15, kPbx, kCaller);
+  EXPECT_EQ(rec_.started.size(), 3u);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kMergedCalls], 0u);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kLinkedByMedia], 0u);
+}
+
+TEST_F(LateMergeTest, CorrelationHeaderSeenLaterMerges) {
+  TwoLegs();
+  Spec rb = b_;
+  rb.cseq = 2;
+  rb.branch = "z9hG4bK-upd";
+  rb.extra = "X-Orig-Call-ID: leg-a@carrier\r\n";
+  Feed(Req("UPDATE", rb), 6, kPbx, kAgentPhone);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kMergedCalls], 1u);
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kLinkedByCorrelation], 1u);
+  ASSERT_EQ(rec_.ended.size(), 1u);
+  EXPECT_EQ(rec_.ended[0].merged_into, rec_.started[0].call_id);
+}
+
+// Media activity: a fake media layer that says when each (call, dialog) last had RTP.
+struct FakeMedia : MediaActivity {
+  std::map<std::pair<uint64_t, uint16_t>, uint64_t> last;
+  uint64_t LastMediaNs(CallId call, uint16_t dialog) override {
+    auto it = last.find({call.value, dialog});
+    return it == last.end() ? 0 : it->second;
+  }
+};
+
+TEST_F(TrackerTest, MediaKeepsAnsweredCallAliveAndItsEndTimesOut) {
+  SipConfig sip;
+  sip.idle_timeout_s = 60;
+  Make(sip);
+  FakeMedia media;
+  tracker_->set_media_activity(&media);
+  Spec s;
+  BasicSetup(s);  // answered at 3, ACK at 3.1, then no SIP
+  Spec q;
+  q.call_id = "quiet@host";
+  q.from_tag = "q1";
+  BasicSetup(q, 1);  // answered at 4, ACK at 4.1
+  ASSERT_EQ(rec_.started.size(), 2u);
+  const CallId a = rec_.started[0].call_id, b = rec_.started[1].call_id;
+  // RTP of call A flows for 3 x idle_timeout; call B's stops at 100 s.
+  for (int t = 4; t <= 190; ++t) {
+    media.last[{a.value, 0}] = At(t);
+    if (t <= 100) media.last[{b.value, 0}] = At(t);
+    tracker_->Advance(At(t + 0.5));
+    if (t < 160) {
+      ASSERT_TRUE(rec_.ended.empty()) << t;
+    }
+  }
+  // B timed out idle_timeout after its last RTP; its end is that RTP's time.
+  ASSERT_EQ(rec_.ended.size(), 1u);
+  EXPECT_EQ(rec_.ended[0].call_id, b);
+  EXPECT_EQ(rec_.ended[0].state, CallState::kTimedOut);
+  EXPECT_EQ(rec_.ended[0].end_ns, At(100));
+  EXPECT_EQ(tracker_->counters()[CallsDrop::kExpired], 1u);
+  // A is still recording at 190 s (no SIP since 3.1 s) and ends with its BYE.
+  Spec bye = s;
+  bye.cseq = 2;
+  bye.branch = "z9hG4bK-2";
+  Feed(Req("BYE", bye), 190.7);
+  ASSERT_EQ(rec_.ended.size(), 2u);
+  EXPECT_EQ(rec_.ended[1].call_id, a);
+  EXPECT_EQ(rec_.ended[1].state, CallState::kAnswered);
+  EXPECT_EQ(rec_.ended[1].end_ns, At(190.7));
+}
+
+TEST_F(TrackerTest, WithoutMediaActivityIdleTimeoutUnchanged) {
+  SipConfig sip;
+  sip.idle_timeout_s = 60;
+  Make(sip);
+  FakeMedia media;  // knows nothing: the call expires 60 s after its last SIP
+  tracker_->set_media_activity(&media);
+  Spec s;
+  BasicSetup(s);
+  tracker_->Advance(At(3.1 + 59));
+  EXPECT_TRUE(rec_.ended.empty());
+  tracker_->Advance(At(3.1 + 61));
+  ASSERT_EQ(rec_.ended.size(), 1u);
+  EXPECT_EQ(rec_.ended[0].end_ns, At(3.1));
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ std::string_view DropName(CallsDrop reason) {
     case CallsDrop::kLinkedByMedia: return "linked_by_media";
     case CallsDrop::kLinkedByTransfer: return "linked_by_transfer";
     case CallsDrop::kPickedUpMidDialog: return "picked_up_mid_dialog";
+    case CallsDrop::kMergedCalls: return "merged_calls";
     case CallsDrop::kCount: break;
   }
   return "unknown";

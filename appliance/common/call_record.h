@@ -79,6 +79,11 @@ struct CallRecord {
   // Added by calls: codecs negotiated by signalling (SDP answers), in order of first use
   // ("PCMU", then "G722" after a re-INVITE). Media's per-leg codec is in legs[].codec.
   std::vector<std::string> codecs;
+  // Added by calls: set when this call was found later to be a leg of another call (a
+  // B2BUA's second dialog whose shared media showed only in a re-INVITE) and absorbed
+  // into it; the id of the surviving call, which lists this call's SIP Call-IDs. Stored
+  // since record v2 (storage/index/record_codec.h); see appliance/calls/dialog_tracker.h.
+  CallId merged_into;
 
   double duration_s() const {
     return end_ns > start_ns ? double(end_ns - start_ns) / 1e9 : 0.0;

@@ -1,6 +1,7 @@
 #include "appliance/pipeline/engine_pipeline.h"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -55,10 +56,29 @@ struct AssembledCall {
   bool ended = false;
   uint64_t emit_at_ns = 0;          // capture time at which the final record goes out
   bool emitted = false;
+  // Digests of the call's last SIP frames: a TCP segment that ends one message and
+  // starts the next is handed over with both, and is stored once.
+  std::array<uint64_t, 4> recent_frames{};
+  uint8_t recent_next = 0;
 };
+
+// FNV-1a over the capture time, lengths and bytes of a frame.
+uint64_t FrameDigest(const Frame& f) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h = (h ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    }
+  };
+  mix(f.ts_ns);
+  mix((uint64_t{f.caplen} << 32) | f.wirelen);
+  for (uint32_t i = 0; i < f.caplen; ++i) h = (h ^ f.data[i]) * 0x100000001b3ull;
+  return h | 1;  // never 0, the empty slot
+}
 
 class EnginePipeline final : public Pipeline,
                              private calls::CallEventSink,
+                             private calls::MediaActivity,
                              private media::MediaObserver {
  public:
   EnginePipeline(const Config& config, PipelineSink* sink, calls::TrackerOptions tracker_opts)
@@ -68,7 +88,13 @@ class EnginePipeline final : public Pipeline,
         sip_(config.sip),
         tracker_(std::move(tracker_opts), this),
         media_(media::MediaEngineOptions::From(config.media, config.store), sink, this),
-        end_delay_ns_(uint64_t{config.media.grace_ms} * kNsPerMs + kEndSlackNs) {}
+        end_delay_ns_(uint64_t{config.media.grace_ms} * kNsPerMs + kEndSlackNs) {
+    // Answered calls with RTP but no SIP are not expired (calls/media_activity.h).
+    tracker_.set_media_activity(this);
+    // Trailing SIP (200 to BYE, retransmissions) of an ended call still comes as evidence
+    // while its dialog lingers in the tracker: keep the call's assembly that long.
+    keep_after_emit_ns_ = std::max(end_delay_ns_, tracker_.linger_ns() + kEndSlackNs);
+  }
 
   void ProcessBurst(Burst frames) override {
     for (const Frame& f : frames) {
@@ -88,15 +114,17 @@ class EnginePipeline final : public Pipeline,
       current_frame_ = nullptr;
       if (sip) continue;
       if (pkt.l4 == decode::L4Proto::kUdp) {
-        media_.OnPacket(pkt);
+        QueueMedia(pkt);
       } else {
         drops_.Inc(PipelineDrop::kNotVoice);
       }
     }
+    FlushMedia();
     if (now_ns_ >= last_advance_ns_ + kAdvanceEveryNs) Advance(now_ns_);
   }
 
   void Advance(uint64_t now_ns) override {
+    FlushMedia();
     if (now_ns > now_ns_) now_ns_ = now_ns;
     last_advance_ns_ = now_ns_;
     decoder_.Expire(now_ns_);
@@ -109,6 +137,7 @@ class EnginePipeline final : public Pipeline,
   }
 
   void Finish() override {
+    FlushMedia();
     tracker_.Finish();
     media_.Finish();
     EmitDueEnds(/*all=*/true);
@@ -154,13 +183,38 @@ class EnginePipeline final : public Pipeline,
   uint64_t ActiveCalls() const override { return tracker_.calls(); }
 
  private:
+  // Media packets of a burst go to MediaEngine::OnBurst together (their cache misses
+  // overlap), in capture order and before any SIP message that follows them, so media
+  // sees exactly the order it would packet by packet. A datagram rebuilt from fragments
+  // lives in the decoder's buffer only until the next Decode(): processed at once.
+  void QueueMedia(const decode::DecodedPacket& pkt) {
+    if (pkt.reassembled) {
+      FlushMedia();
+      media_.OnPacket(pkt);
+      return;
+    }
+    media_batch_[media_queued_++] = pkt;
+    if (media_queued_ == media_batch_.size()) FlushMedia();
+  }
+  void FlushMedia() {
+    if (media_queued_ == 0) return;
+    media_.OnBurst(std::span<const decode::DecodedPacket>(media_batch_.data(), media_queued_));
+    media_queued_ = 0;
+  }
+
   void OnSipMessage(const sip::Message& m, const sip::TransportMessage& t) {
+    FlushMedia();  // media packets before this message see the media state before it
     calls::SipEvent ev;
     ev.message = &m;
     ev.ts_ns = t.last_ts_ns;
     ev.src = t.src;
     ev.dst = t.dst;
-    if (current_frame_ != nullptr) ev.frames = std::span<const Frame>(current_frame_, 1);
+    // Every frame that carried the message (several for SIP over TCP split across
+    // segments); the frame being processed if the transport named none.
+    ev.frames = t.frames;
+    if (ev.frames.empty() && current_frame_ != nullptr) {
+      ev.frames = std::span<const Frame>(current_frame_, 1);
+    }
     tracker_.OnMessage(ev);
   }
 
@@ -191,6 +245,13 @@ class EnginePipeline final : public Pipeline,
       return;
     }
     AssembledCall& a = it->second;
+    const uint64_t digest = FrameDigest(frame);
+    if (std::find(a.recent_frames.begin(), a.recent_frames.end(), digest) !=
+        a.recent_frames.end()) {
+      return;  // already stored with the previous message
+    }
+    a.recent_frames[a.recent_next] = digest;
+    a.recent_next = uint8_t((a.recent_next + 1) % a.recent_frames.size());
     if (a.sip_info.frames == 0) a.sip_info.first_ts_ns = frame.ts_ns;
     a.sip_info.last_ts_ns = std::max(a.sip_info.last_ts_ns, frame.ts_ns);
     ++a.sip_info.frames;
@@ -207,6 +268,12 @@ class EnginePipeline final : public Pipeline,
     a.emit_at_ns = now_ns_ + end_delay_ns_;
     pending_ends_.push_back(call.call_id.value);
     FlushSignalling(a);
+  }
+
+  // --- calls::MediaActivity ----------------------------------------------------------
+  // Same thread as media: a call's SIP and RTP are on one worker (docs/ARCHITECTURE.md).
+  uint64_t LastMediaNs(CallId call, uint16_t dialog) override {
+    return media_.LastPacketNs(call, dialog);
   }
 
   // --- media::MediaObserver ----------------------------------------------------------
@@ -266,8 +333,8 @@ class EnginePipeline final : public Pipeline,
   void EmitDueEnds(bool all) {
     if (all) {
       for (auto& [id, a] : calls_) {
+        FlushSignalling(a);  // also trailing SIP of calls already emitted
         if (!a.emitted) {
-          FlushSignalling(a);
           sink_->OnCallEnded(Merged(a));
           a.emitted = true;
         }
@@ -288,12 +355,17 @@ class EnginePipeline final : public Pipeline,
       FlushSignalling(a);
       sink_->OnCallEnded(Merged(a));
       a.emitted = true;
-      // Kept a while longer so that legs closing late still update the stored record.
-      forget_.emplace_back(a.emit_at_ns + end_delay_ns_, it->first);
+      // Kept a while longer so that legs closing late still update the stored record and
+      // trailing SIP frames (while the tracker's dialog lingers) are still stored.
+      forget_.emplace_back(a.emit_at_ns + keep_after_emit_ns_, it->first);
       pending_ends_.pop_front();
     }
     while (!forget_.empty() && forget_.front().first < now_ns_) {
-      calls_.erase(forget_.front().second);
+      auto f = calls_.find(forget_.front().second);
+      if (f != calls_.end()) {
+        FlushSignalling(f->second);
+        calls_.erase(f);
+      }
       forget_.pop_front();
     }
   }
@@ -305,11 +377,14 @@ class EnginePipeline final : public Pipeline,
   calls::DialogTracker tracker_;
   media::MediaEngine media_;
   uint64_t end_delay_ns_;
+  uint64_t keep_after_emit_ns_ = 0;
   std::unordered_map<uint64_t, AssembledCall> calls_;
   std::deque<uint64_t> pending_ends_;                      // ended, record not yet emitted
   std::deque<std::pair<uint64_t, uint64_t>> forget_;       // (forget at ns, call id)
   DropCounters<PipelineDrop> drops_;
   const Frame* current_frame_ = nullptr;
+  std::array<decode::DecodedPacket, media::MediaEngine::kMaxBurst> media_batch_{};
+  std::size_t media_queued_ = 0;
   uint64_t now_ns_ = 0;
   uint64_t last_advance_ns_ = 0;
   uint64_t frames_ = 0;
