@@ -10,16 +10,6 @@ EndpointTable::EndpointTable(std::size_t max_entries) {
   max_live_ = max_entries;
 }
 
-const EndpointBinding* EndpointTable::Find(const Endpoint& e) const {
-  std::size_t i = HashEndpoint(e) & mask_;
-  for (std::size_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
-    const Slot& s = slots_[i];
-    if (!s.live) return nullptr;
-    if (s.key == e) return &s.value;
-  }
-  return nullptr;
-}
-
 bool EndpointTable::Insert(const Endpoint& e, const EndpointBinding& b) {
   std::size_t i = HashEndpoint(e) & mask_;
   for (std::size_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {

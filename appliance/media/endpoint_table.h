@@ -5,7 +5,9 @@
 // locks). Insert/Erase run when signalling publishes media (control events applied on
 // the worker between bursts) or when an orphan/latched endpoint is learned; they never
 // allocate either: a full table refuses the insert (the caller counts it). Deletion is
-// backward-shift (no tombstones), so lookups stay short under churn.
+// backward-shift (no tombstones), so lookups stay short under churn. A slot is 32 B (key,
+// binding, live flag: two per cache line); the burst path hashes a key once (Hash), then
+// Prefetch()es its home slot and Find()s it with the same hash.
 #ifndef CALLVAULT_APPLIANCE_MEDIA_ENDPOINT_TABLE_H_
 #define CALLVAULT_APPLIANCE_MEDIA_ENDPOINT_TABLE_H_
 
@@ -31,7 +33,19 @@ class EndpointTable {
   // Room for at least `max_entries` live endpoints at <= 50 % load.
   explicit EndpointTable(std::size_t max_entries);
 
-  const EndpointBinding* Find(const Endpoint& e) const;
+  static uint64_t Hash(const Endpoint& e) { return HashEndpoint(e); }
+  const EndpointBinding* Find(const Endpoint& e) const { return Find(e, Hash(e)); }
+  // Inline: the per-packet lookup (the hot path is in another translation unit).
+  const EndpointBinding* Find(const Endpoint& e, uint64_t hash) const {
+    std::size_t i = hash & mask_;
+    for (std::size_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (!s.live) return nullptr;
+      if (s.key == e) return &s.value;
+    }
+    return nullptr;
+  }
+  void Prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
   // Inserts or replaces. False when the table is at its configured capacity.
   bool Insert(const Endpoint& e, const EndpointBinding& b);
   // Removes `e` only if it is bound to `session` (a newer session may own it now).
@@ -45,6 +59,7 @@ class EndpointTable {
     EndpointBinding value;
     bool live = false;
   };
+  static_assert(sizeof(Slot) == 32, "two slots per cache line");
 
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;

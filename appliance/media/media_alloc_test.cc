@@ -7,6 +7,7 @@
 // the malloc() in our operator new.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -68,10 +69,18 @@ TEST(MediaAlloc, SteadyStateRtpPathAllocatesNothing) {
   }
   // Warm up: legs opened (first packet of each direction) and a few blocks cycled.
   for (int i = 0; i < 200; ++i) eng.OnPacket(pkts[i]->pkt);
+  // Half packet by packet, half through the burst entry point (bursts of 32).
+  std::array<decode::DecodedPacket, 32> burst;
   uint64_t before = g_news.load();
-  for (int i = 200; i < 2000; ++i) {
+  for (int i = 200; i < 1100; ++i) {
     ASSERT_TRUE(eng.OnPacket(pkts[i]->pkt));
     eng.Advance(pkts[i]->frame.ts_ns);
+  }
+  for (int i = 1100; i < 2000;) {
+    std::size_t n = 0;
+    while (n < burst.size() && i < 2000) burst[n++] = pkts[i++]->pkt;
+    ASSERT_EQ(eng.OnBurst(std::span<const decode::DecodedPacket>(burst.data(), n)), n);
+    eng.Advance(burst[n - 1].frame->ts_ns);
   }
   uint64_t after = g_news.load();
   EXPECT_EQ(after - before, 0u);

@@ -39,13 +39,23 @@
 // blocks flushed, one kEvents block, MediaObserver::OnLegClosed. Orphans close after
 // MediaConfig.rtp_idle_timeout_s without packets. Finish() closes everything.
 //
-// Memory (stated, bounded, from config at start-up): per leg slot sizeof(Leg) (~1.2 KiB:
-// stats, DTMF, 3 block builders); per session slot sizeof(Session) (~1.4 KiB); endpoint
-// table 2 x 4 x max_legs slots of 48 B; a block buffer (StoreConfig.block_bytes) per
-// open block from the pool (min(max_legs, 1024) preallocated; see pool_buffers; RTCP/other
-// blocks take one more only while such frames are buffered). So an active leg costs <= 1.2 KiB +
-// block_bytes (64 KiB default) for RTP, and a call of hours never grows: blocks leave
-// as they fill.
+// Burst path (OnBurst, what the pipeline calls): up to kMaxBurst packets in three passes
+// so that their cache misses overlap instead of following one another: (1) hash every
+// destination once and prefetch its endpoint-table slot; (2) look the slot up, find the
+// leg from the dense per-session leg index and prefetch the leg's hot state; (3) prefetch
+// the leg's block write position; then each packet is processed exactly as OnPacket()
+// would, in order (the prefetches are hints: state changed by an earlier packet of the
+// burst is re-read). Leg state is split: LegHot (sequence/jitter/stats, the RTP block
+// builder, per-leg caches of the payload-type map and of the latch check) is what a
+// steady-state RTP packet touches; Leg (descriptive fields, DTMF, RTCP/other builders) is
+// cold. The steady-state RTP path reads no Session.
+//
+// Memory (stated, bounded, from config at start-up): per leg slot sizeof(LegHot) +
+// sizeof(Leg) (~1.3 KiB: stats, DTMF, 3 block builders); per session slot sizeof(Session)
+// (~1.4 KiB) + 32 B of leg index; endpoint table 2 x 4 x max_legs slots of 32 B; a block
+// buffer (StoreConfig.block_bytes) per open block from the pool (see block_builder.h and
+// pool_buffers). So an active leg costs <= 1.3 KiB + block_bytes for RTP, and a call of
+// hours never grows: blocks leave as they fill.
 #ifndef CALLVAULT_APPLIANCE_MEDIA_MEDIA_ENGINE_H_
 #define CALLVAULT_APPLIANCE_MEDIA_MEDIA_ENGINE_H_
 
@@ -107,6 +117,8 @@ class MediaEngine {
   static constexpr std::size_t kProbationSlots = 1024;
   static constexpr std::size_t kProbationFrameBytes = 1600;
   static constexpr uint64_t kScanIntervalNs = 20ull * 1000 * 1000;
+  static constexpr std::size_t kMaxBurst = 32;  // OnBurst() works in chunks of this size
+  static constexpr std::size_t kMinPrefetchBurst = 4;  // smaller bursts: no prefetch passes
 
   MediaEngine(const MediaEngineOptions& options, BlockSink* sink, MediaObserver* observer);
   ~MediaEngine();
@@ -118,6 +130,9 @@ class MediaEngine {
   // Per packet. Returns true when the frame was recorded (or is held as an orphan
   // candidate), false when it was dropped (reason counted).
   bool OnPacket(const decode::DecodedPacket& pkt);
+  // Per burst: the same as OnPacket() on each packet in order, with the cache misses of
+  // the whole burst overlapped (see "Burst path" above). Returns the frames recorded.
+  std::size_t OnBurst(std::span<const decode::DecodedPacket> pkts);
   // Timers by capture time: block_ms flushes, grace and idle expiry.
   void Advance(uint64_t now_ns);
   // Closes every leg and session (end of input, shutdown).
@@ -128,6 +143,10 @@ class MediaEngine {
   const MediaEvents& events() const { return events_; }
   std::size_t active_legs() const { return active_legs_.size(); }
   std::size_t active_sessions() const { return active_sessions_.size(); }
+  // Capture time of the last packet matched to the session of (call, dialog), 0 if none or
+  // closed. Control rate: DialogTracker asks it when an answered call's idle deadline
+  // passes (appliance/calls/media_activity.h), not per packet.
+  uint64_t LastPacketNs(CallId call, uint16_t dialog);
 
  private:
   struct PtEntry {
@@ -146,7 +165,7 @@ class MediaEngine {
     bool used = false;
     bool srtp = false;
     std::array<SideStream, 2> side;
-    std::array<int32_t, 2> leg = {-1, -1};  // by sending side
+    // Leg indexes by sending side live in session_legs_ (dense, read per packet).
   };
   struct RetiredEndpoint {
     Endpoint ep;
@@ -159,29 +178,40 @@ class MediaEngine {
     uint16_t dialog = 0;
     int agent_side = -1;
     uint64_t close_at_ns = 0;  // 0 = open
-    uint64_t last_packet_ns = 0;
-    uint64_t first_packet_ns = 0;
+    uint64_t first_packet_ns = 0;  // orphans; the last packet is SessionLastPacket()
     std::array<StreamState, kMaxStreams> streams;
     std::array<RetiredEndpoint, 8> retired;
     uint8_t retired_count = 0;
     uint32_t active_index = 0;
   };
-  struct Leg {
-    bool used = false;
+  // What a steady-state RTP packet touches (OnBurst prefetches all of it: 7 lines).
+  struct alignas(64) LegHot {
+    static constexpr uint8_t kPtCached = 1, kSrcCached = 2, kSrcLatched = 4;
     uint32_t session = 0;
     uint8_t stream = 0;
     uint8_t sender = 0;
+    uint8_t flags = 0;        // caches below valid; cleared by OnMediaChanged/OpenLeg
+    uint8_t cached_pt = 0;    // payload type -> codec/clock (LookupPt + static table)
+    Codec cached_codec = Codec::kUnknown;
+    Codec last_codec = Codec::kUnknown;
+    uint32_t cached_clock = 0;
+    uint64_t last_packet_ns = 0;
+    uint64_t stamp = 0;       // engine packet number of this leg's last packet
+    Endpoint cached_src;      // the sender's announced RTP address (latch check)
+    BlockBuilder rtp;
+    RtpStats stats;
+  };
+  static_assert(sizeof(LegHot) <= 7 * 64, "hot leg state: at most 7 cache lines");
+  struct Leg {
+    bool used = false;
     uint32_t active_index = 0;
     MediaLeg meta;              // leg number, direction, endpoints; counters at close
-    Codec last_codec = Codec::kUnknown;
     bool encrypted = false;
     uint64_t first_packet_ns = 0;
-    uint64_t last_packet_ns = 0;
     uint64_t rtcp_packets = 0;
     uint64_t other_packets = 0;
-    RtpStats stats;
     DtmfTracker dtmf;
-    BlockBuilder rtp, rtcp, other;
+    BlockBuilder rtcp, other;
   };
   struct Probation {
     bool used = false;
@@ -196,8 +226,14 @@ class MediaEngine {
     std::array<std::array<uint8_t, kProbationFrameBytes>, kOrphanPackets - 1> bytes{};
   };
 
+  bool OnPacketHashed(const decode::DecodedPacket& pkt, uint64_t dst_hash);
   bool RecordMatched(const decode::DecodedPacket& pkt, uint32_t session, uint8_t stream,
                      uint8_t sender);
+  int32_t& LegOf(uint32_t session, uint8_t stream, uint8_t sender) {
+    return session_legs_[(std::size_t(session) * kMaxStreams + stream) * 2 + sender];
+  }
+  void InvalidateLegCaches(uint32_t session);
+  uint64_t SessionLastPacket(uint32_t session);
   bool HandleOrphan(const decode::DecodedPacket& pkt);
   int32_t OpenLeg(uint32_t session, uint8_t stream, uint8_t sender, const Endpoint& src,
                   const Endpoint& dst, uint64_t ts_ns);
@@ -205,7 +241,7 @@ class MediaEngine {
   void CloseSession(uint32_t session);
   int32_t AllocSession();
   void BindSession(uint32_t s);
-  void Append(BlockBuilder& b, const Frame& f);
+  void Append(BlockBuilder& b, const Frame& f, uint32_t leg);
   void FlushBuilder(BlockBuilder& b);
   bool HoldProbation(Probation& p, const decode::DecodedPacket& pkt);
   void ReleaseProbation(Probation& p, uint32_t session, uint8_t sender);
@@ -219,6 +255,13 @@ class MediaEngine {
   std::vector<Session> sessions_;
   std::vector<uint32_t> free_sessions_;
   std::vector<uint32_t> active_sessions_;
+  std::vector<int32_t> session_legs_;  // (session, stream, sender) -> leg, -1 = none
+  std::vector<LegHot> hot_;
+  // Lower bounds for Advance(): the first frame time of a leg's oldest open block, and
+  // the earliest timer of a session (close, retired endpoint, orphan idle); UINT64_MAX
+  // = none. A scan skips what cannot be due.
+  std::vector<uint64_t> block_due_;
+  std::vector<uint64_t> session_due_;
   std::vector<Leg> legs_;
   std::vector<uint32_t> free_legs_;
   std::vector<uint32_t> active_legs_;
@@ -227,6 +270,7 @@ class MediaEngine {
   MediaDrops drops_;
   MediaEvents events_;
   uint64_t last_scan_ns_ = 0;
+  uint64_t packet_stamp_ = 0;
   PayloadMap static_pts_;
 };
 

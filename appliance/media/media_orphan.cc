@@ -95,6 +95,7 @@ bool MediaEngine::HandleOrphan(const decode::DecodedPacket& pkt) {
   uint32_t s = uint32_t(sa);
   Session& ses = sessions_[s];
   ses.orphan = true;
+  session_due_[s] = 0;  // the idle timer is checked on every scan
   const Endpoint& lo = pkt.src < pkt.dst ? pkt.src : pkt.dst;
   const Endpoint& hi = pkt.src < pkt.dst ? pkt.dst : pkt.src;
   uint64_t start_ns = p.held ? p.frames[0].ts_ns : pkt.frame->ts_ns;
