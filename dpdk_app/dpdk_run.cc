@@ -22,6 +22,7 @@ absl::Status RunDpdkCapture(const Config& config, PipelineFactory factory,
   EngineOptions eo;
   eo.stop_at_eof = config.dpdk.stop_at_eof;
   eo.ring_size = config.dpdk.ring_size;
+  eo.ring_bytes = config.dpdk.ring_bytes;
   eo.writer_tick = hooks.writer_tick;
   eo.writer_tick_ms = hooks.writer_tick_ms;
   absl::Status result;

@@ -76,7 +76,8 @@ absl::Status DpdkEngine::Start() {
     w->index = static_cast<unsigned>(i);
     w->lcore = lcores[i];
     auto sink = RingSink::Create(fmt::format("w{}.writer", w->lcore), options_.ring_size,
-                                 static_cast<int>(rte_lcore_to_socket_id(w->lcore)));
+                                 static_cast<int>(rte_lcore_to_socket_id(w->lcore)),
+                                 options_.ring_bytes);
     if (!sink.ok()) return sink.status();
     w->sink = std::move(*sink);
     workers_.push_back(std::move(w));
@@ -139,6 +140,7 @@ int DpdkEngine::WorkerMain(void* arg) {
       if (frames[*n - 1].ts_ns > newest_ts) newest_ts = frames[*n - 1].ts_ns;
       if (w.pipeline != nullptr) w.pipeline->ProcessBurst(Burst(frames, *n));
     }
+    w.sink->Reclaim();  // buffers the writer returned go back to the top of the stack
     const uint64_t now = rte_rdtsc();
     if (now - last_advance >= advance_cycles) {
       last_advance = now;

@@ -38,6 +38,7 @@ namespace callvault::dpdk {
 struct EngineOptions {
   bool stop_at_eof = false;      // dpdk.stop_at_eof
   uint32_t ring_size = 16384;    // dpdk.ring_size: messages per worker ring
+  uint64_t ring_bytes = 0;       // dpdk.ring_bytes: payload bytes in flight (0 = unbounded)
   uint64_t advance_every_us = 1000;
   uint64_t publish_every_ms = 500;
   // Called on the writer thread about every writer_tick_ms and once after the last

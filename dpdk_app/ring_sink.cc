@@ -1,16 +1,18 @@
 #include "dpdk_app/ring_sink.h"
 
-#include <atomic>
+#include <utility>
 
 namespace callvault::dpdk {
 
 absl::StatusOr<std::unique_ptr<RingSink>> RingSink::Create(const std::string& name,
-                                                           uint32_t size, int socket) {
+                                                           uint32_t size, int socket,
+                                                           uint64_t max_bytes) {
   // rte_ring names are process-wide and short: number them.
   static std::atomic<unsigned> next_id{0};
   unsigned id = next_id.fetch_add(1);
   std::unique_ptr<RingSink> s(new RingSink());
   s->name_ = name;
+  s->max_bytes_ = max_bytes;
   auto to = DpdkRing<SinkMessage>::Create(fmt::format("cv_snk{}", id), size, socket);
   if (!to.ok()) return to.status();
   auto fr = DpdkRing<SinkMessage>::Create(fmt::format("cv_fre{}", id), size, socket);
@@ -18,43 +20,70 @@ absl::StatusOr<std::unique_ptr<RingSink>> RingSink::Create(const std::string& na
   s->to_writer_ = std::move(*to);
   s->free_ = std::move(*fr);
   s->storage_.reserve(size);
-  for (uint32_t i = 0; i < size; ++i) {
-    s->storage_.push_back(std::make_unique<SinkMessage>());
-    if (!s->free_->Enqueue(s->storage_.back().get())) {
-      return absl::InternalError(fmt::format("ring {}: free list refused message {}", name, i));
-    }
-  }
+  s->stack_.reserve(size);
+  // The stack is LIFO: message 0 on top, so a light load cycles through a few messages.
+  for (uint32_t i = 0; i < size; ++i) s->storage_.push_back(std::make_unique<SinkMessage>());
+  for (uint32_t i = size; i-- > 0;) s->stack_.push_back(s->storage_[i].get());
   return s;
 }
 
+void RingSink::Reclaim() {
+  SinkMessage* batch[32];
+  for (;;) {
+    unsigned n = free_->DequeueBurst(batch, 32);
+    for (unsigned i = 0; i < n; ++i) stack_.push_back(batch[i]);  // capacity: the pool
+    if (n < 32) return;
+  }
+}
+
 SinkMessage* RingSink::Take() {
-  SinkMessage* m = nullptr;
-  if (!free_->Dequeue(&m)) {
+  Reclaim();
+  if (stack_.empty()) {
     to_writer_->CountFull();  // every message is in flight: the writer is behind
     return nullptr;
+  }
+  SinkMessage* m = stack_.back();
+  stack_.pop_back();
+  if (!m->touched) {
+    m->touched = true;
+    ++used_;
   }
   return m;
 }
 
 bool RingSink::Send(SinkMessage* m) {
   if (to_writer_->Enqueue(m)) return true;
-  // Cannot happen: the ring holds the whole pool. (The message is not put back on the
-  // free ring here: only the writer produces into it, and the loss is counted.)
+  // Cannot happen: the ring holds the whole pool. Keep the message for next time.
+  stack_.push_back(m);
   return false;
 }
 
 bool RingSink::Push(PlainBlock&& block) {
+  uint64_t cap = block.payload.capacity();
+  if (max_bytes_ != 0 && inflight_bytes() + cap > max_bytes_) {
+    to_writer_->CountFull();  // the writer is behind by more than the byte budget
+    return false;
+  }
   SinkMessage* m = Take();
   if (m == nullptr) return false;
   m->kind = SinkMessage::Kind::kBlock;
-  m->block = std::move(block);
-  return Send(m);
+  m->charged = cap;
+  m->block.info = block.info;
+  // The message may hold a buffer the writer returned: give it to the caller.
+  std::swap(m->block.payload, block.payload);
+  if (!Send(m)) {
+    std::swap(m->block.payload, block.payload);
+    return false;
+  }
+  sent_bytes_ += cap;
+  return true;
 }
 
 void RingSink::SendCall(SinkMessage::Kind kind, const CallRecord& call) {
   SinkMessage* m = Take();
   if (m == nullptr) return;
   m->kind = kind;
+  m->charged = 0;
   m->call = call;
   (void)Send(m);
 }
@@ -72,6 +101,7 @@ void RingSink::OnCallEnded(const CallRecord& call) {
 size_t RingSink::Drain(PipelineSink* downstream, size_t max) {
   size_t done = 0;
   SinkMessage* batch[32];
+  uint64_t returned = 0;
   while (done < max) {
     unsigned n = to_writer_->DequeueBurst(batch, 32);
     if (n == 0) break;
@@ -93,11 +123,19 @@ size_t RingSink::Drain(PipelineSink* downstream, size_t max) {
             break;
         }
       }
+      // The store writer seals from the payload and leaves the buffer in place: it
+      // travels back to the worker's pool with the message (see the header).
       m->block.payload.clear();
+      returned += m->charged;
+      m->charged = 0;
       // The free ring holds the whole pool: this cannot fail.
       (void)free_->Enqueue(m);
     }
     done += n;
+  }
+  if (returned != 0) {
+    returned_bytes_.store(returned_bytes_.load(std::memory_order_relaxed) + returned,
+                          std::memory_order_release);
   }
   return done;
 }

@@ -4,13 +4,26 @@
 //
 // Input (worker lcore): Push(PlainBlock&&), OnCall*(const CallRecord&). Output (writer
 // thread): Drain() calls the downstream PipelineSink. Messages come from a fixed pool
-// (ring_size of them, allocated once) that cycles worker -> writer -> worker over two
-// rings, so the steady state allocates nothing (a CallRecord copy reuses the capacity of
-// the message it lands in). Drop: when no message is free or the ring is full the item
-// is counted as "ring_full:<name>" and Push() returns false; never a wait.
+// (`size` of them, allocated once) that cycles worker -> writer (to_writer ring) ->
+// worker (free ring), so the steady state allocates nothing (a CallRecord copy reuses
+// the capacity of the message it lands in).
+//
+// Buffers go back too: the writer seals a block's payload and leaves the buffer in the
+// message; the worker takes returned messages off the free ring eagerly (every Push and
+// every Reclaim(), the worker loop calls it once per poll round) onto a LIFO stack, and
+// Push() swaps the newest returned buffer into the pushed block's payload, where the
+// caller (media::BlockBuilder) recycles it into its BufferPool. So buffers cycle
+// media pool -> writer -> media pool, and only the few messages at the top of the stack
+// ever hold one: messages never used keep no memory.
+//
+// Bounds (fixed, from config): at most `size` (dpdk.ring_size) items in flight, and at
+// most `max_bytes` (dpdk.ring_bytes) of block payload capacity in flight to the writer.
+// Drop: when no message is free, the ring is full or the byte budget is used up, the
+// item is counted as "ring_full:<name>" and Push() returns false; never a wait.
 #ifndef CALLVAULT_DPDK_APP_RING_SINK_H_
 #define CALLVAULT_DPDK_APP_RING_SINK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,21 +41,28 @@ namespace callvault::dpdk {
 struct SinkMessage {
   enum class Kind : uint8_t { kBlock, kCallStarted, kCallUpdated, kCallEnded };
   Kind kind = Kind::kBlock;
+  bool touched = false;  // taken at least once (worker side)
+  uint64_t charged = 0;  // payload capacity charged to the byte budget (blocks)
   PlainBlock block;
   CallRecord call;
 };
 
 class RingSink final : public PipelineSink {
  public:
-  // `name` is the ring name shown in counters ("w1.writer"); `size` a power of two.
+  // `name` is the ring name shown in counters ("w1.writer"); `size` a power of two;
+  // `max_bytes` the in-flight payload budget (0 = unbounded).
   static absl::StatusOr<std::unique_ptr<RingSink>> Create(const std::string& name,
-                                                          uint32_t size, int socket);
+                                                          uint32_t size, int socket,
+                                                          uint64_t max_bytes = 0);
 
-  // Worker side.
+  // Worker side. After Push() returns, block.payload may hold a buffer the writer
+  // returned (empty, with capacity): the caller may reuse it.
   bool Push(PlainBlock&& block) override;
   void OnCallStarted(const CallRecord& call) override;
   void OnCallUpdated(const CallRecord& call) override;
   void OnCallEnded(const CallRecord& call) override;
+  // Takes messages the writer returned off the free ring (cheap when there are none).
+  void Reclaim();
 
   // Writer side: hands up to `max` waiting items to `downstream` (nullptr: discards
   // them) and returns how many it handled.
@@ -50,6 +70,12 @@ class RingSink final : public PipelineSink {
 
   void FillCounters(RingCounters* out) const;
   const std::string& name() const { return name_; }
+  // Payload capacity in flight to the writer now (worker side; for tests and status).
+  uint64_t inflight_bytes() const {
+    return sent_bytes_ - returned_bytes_.load(std::memory_order_acquire);
+  }
+  // Messages that ever carried something (the rest never touched their memory).
+  size_t messages_used() const { return used_; }
 
  private:
   RingSink() = default;
@@ -61,6 +87,13 @@ class RingSink final : public PipelineSink {
   std::unique_ptr<DpdkRing<SinkMessage>> to_writer_;
   std::unique_ptr<DpdkRing<SinkMessage>> free_;
   std::vector<std::unique_ptr<SinkMessage>> storage_;
+  // Worker side.
+  std::vector<SinkMessage*> stack_;  // free messages, newest returned on top
+  uint64_t max_bytes_ = 0;
+  uint64_t sent_bytes_ = 0;
+  size_t used_ = 0;
+  // Writer side (read by the worker).
+  alignas(64) std::atomic<uint64_t> returned_bytes_{0};
 };
 
 }  // namespace callvault::dpdk

@@ -5,32 +5,52 @@
 #include "appliance/common/frame_record.h"
 
 namespace callvault::media {
+namespace {
 
-BufferPool::BufferPool(std::size_t buffers, std::size_t buffer_bytes) : bytes_(buffer_bytes) {
-  free_.reserve(buffers * 2);
-  for (std::size_t i = 0; i < buffers; ++i) {
+void Reserve(std::vector<std::vector<uint8_t>>& list, std::size_t n, std::size_t bytes) {
+  list.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
     std::vector<uint8_t> b;
-    b.reserve(bytes_);
-    free_.push_back(std::move(b));
+    b.reserve(bytes);
+    list.push_back(std::move(b));
   }
 }
 
-std::vector<uint8_t> BufferPool::Take() {
-  if (free_.empty()) {
-    ++misses_;
+std::vector<uint8_t> TakeFrom(std::vector<std::vector<uint8_t>>& list, std::size_t bytes,
+                              uint64_t* misses) {
+  if (list.empty()) {
+    ++*misses;
     std::vector<uint8_t> b;
-    b.reserve(bytes_);
+    b.reserve(bytes);
     return b;
   }
-  std::vector<uint8_t> b = std::move(free_.back());
-  free_.pop_back();
+  std::vector<uint8_t> b = std::move(list.back());
+  list.pop_back();
   return b;
 }
 
+}  // namespace
+
+BufferPool::BufferPool(std::size_t buffers, std::size_t buffer_bytes)
+    : bytes_(buffer_bytes < kSmallBytes ? kSmallBytes : buffer_bytes) {
+  Reserve(free_, buffers, bytes_);
+  Reserve(small_, buffers, kSmallBytes);
+}
+
+std::vector<uint8_t> BufferPool::Take() { return TakeFrom(free_, bytes_, &misses_); }
+
+std::vector<uint8_t> BufferPool::TakeSmall() { return TakeFrom(small_, kSmallBytes, &misses_); }
+
 void BufferPool::Recycle(std::vector<uint8_t>&& buf) {
-  if (buf.capacity() < bytes_ || free_.size() == free_.capacity()) return;  // let it go
+  std::vector<std::vector<uint8_t>>* list = nullptr;
+  if (buf.capacity() >= bytes_) {
+    list = &free_;
+  } else if (buf.capacity() >= kSmallBytes) {
+    list = &small_;
+  }
+  if (list == nullptr || list->size() == list->capacity()) return;  // let it go
   buf.clear();
-  free_.push_back(std::move(buf));
+  list->push_back(std::move(buf));
 }
 
 void BlockBuilder::Reset(const BlockInfo& identity) {
@@ -49,13 +69,12 @@ bool BlockBuilder::Flush(BufferPool& pool, BlockSink& sink, uint32_t* refused_fr
   uint32_t frames = info_.frames;
   ++info_.seq;
   info_.frames = 0;
-  if (!sink.Push(std::move(block))) {
-    *refused_frames += frames;
-    // A refused block's buffer may still be ours to reuse.
-    if (block.payload.capacity() != 0) pool.Recycle(std::move(block.payload));
-    return false;
-  }
-  return true;
+  bool ok = sink.Push(std::move(block));
+  if (!ok) *refused_frames += frames;
+  // Whatever buffer the sink left in the block (the refused payload, the sealed payload
+  // of a store writer, or a buffer returned by the writer thread) is ours to reuse.
+  if (block.payload.capacity() != 0) pool.Recycle(std::move(block.payload));
+  return ok;
 }
 
 bool BlockBuilder::Append(const Frame& f, const BlockLimits& limits, BufferPool& pool,
@@ -66,7 +85,14 @@ bool BlockBuilder::Append(const Frame& f, const BlockLimits& limits, BufferPool&
       (buf_.size() + rec > limits.block_bytes || f.ts_ns - info_.first_ts_ns >= limits.block_ns)) {
     ok = Flush(pool, sink, refused_frames);
   }
-  if (buf_.capacity() == 0) buf_ = pool.Take();
+  if (buf_.capacity() == 0) buf_ = pool.TakeSmall();
+  if (buf_.size() + rec > buf_.capacity() && buf_.capacity() < pool.buffer_bytes()) {
+    // Outgrew the small buffer: move to a full one (copies at most kSmallBytes).
+    std::vector<uint8_t> full = pool.Take();
+    full.insert(full.end(), buf_.begin(), buf_.end());
+    pool.Recycle(std::move(buf_));
+    buf_ = std::move(full);
+  }
   if (info_.frames == 0) info_.first_ts_ns = f.ts_ns;
   info_.last_ts_ns = f.ts_ns;
   ++info_.frames;

@@ -2,11 +2,22 @@
 // hands it to the BlockSink when it reaches StoreConfig.block_bytes or spans
 // StoreConfig.block_ms of capture time (checked on append and by the worker's Advance).
 //
-// BufferPool: the block payload buffers, preallocated at start-up with their full
-// capacity, so that appending a frame never allocates. A pushed block takes its buffer
-// to the store; the store (or whoever consumes blocks on this worker) gives it back with
-// Recycle(). When the pool is empty a new buffer is allocated and counted in misses():
-// with a recycling consumer the steady state allocates nothing.
+// BufferPool: the block payload buffers, in two size classes, so that appending a frame
+// never allocates and a quiet stream never pins a whole block of memory:
+//  - small buffers (kSmallBytes) start every block: an RTCP/STUN stream that sends a few
+//    hundred bytes per block_ms, or a leg that just opened, holds 2 KiB, not block_bytes;
+//  - full buffers (block_bytes + slack) take over when the next record does not fit the
+//    small one (the few bytes already written are copied once, <= kSmallBytes).
+// Both classes are reserved (not touched) at start-up. A pushed block takes its buffer
+// to the store; whatever buffer the sink leaves in the block's payload when Push()
+// returns is the caller's again and goes back to the pool (the store writer leaves the
+// sealed payload there; the DPDK RingSink leaves a buffer the writer returned), so with
+// such a sink the steady state allocates nothing. When a class is empty a new buffer is
+// allocated and counted in misses(). Recycle() keeps at most twice the preallocated
+// count per class and frees the rest, so the pool itself is bounded.
+//
+// Memory per open block: the bytes buffered so far, rounded up to kSmallBytes or to the
+// full buffer (block_bytes + 2 KiB) once they exceed kSmallBytes.
 //
 // Thread: both are owned by one worker; not thread-safe.
 #ifndef CALLVAULT_APPLIANCE_MEDIA_BLOCK_BUILDER_H_
@@ -22,21 +33,29 @@ namespace callvault::media {
 
 class BufferPool {
  public:
+  static constexpr std::size_t kSmallBytes = 2048;
+
+  // `buffers` of each class are reserved up front; `buffer_bytes` is the full size.
   BufferPool(std::size_t buffers, std::size_t buffer_bytes);
-  std::vector<uint8_t> Take();
+  std::vector<uint8_t> Take();       // a full buffer (capacity >= buffer_bytes())
+  std::vector<uint8_t> TakeSmall();  // a small buffer (capacity >= kSmallBytes)
+  // Takes back any buffer: by capacity into the full or the small class; smaller ones,
+  // and any beyond the class's bound, are freed. Leaves `buf` empty when kept.
   void Recycle(std::vector<uint8_t>&& buf);
   std::size_t buffer_bytes() const { return bytes_; }
   std::size_t available() const { return free_.size(); }
+  std::size_t available_small() const { return small_.size(); }
   uint64_t misses() const { return misses_; }
 
  private:
   std::size_t bytes_;
-  std::vector<std::vector<uint8_t>> free_;
+  std::vector<std::vector<uint8_t>> free_;   // full class
+  std::vector<std::vector<uint8_t>> small_;  // small class
   uint64_t misses_ = 0;
 };
 
 struct BlockLimits {
-  uint32_t block_bytes = 65536;
+  uint32_t block_bytes = 16384;
   uint64_t block_ns = 5000ull * 1000 * 1000;
 };
 
@@ -53,7 +72,12 @@ class BlockBuilder {
   uint64_t first_ts_ns() const { return info_.first_ts_ns; }
   uint32_t blocks_pushed() const { return info_.seq; }
   std::size_t buffered_bytes() const { return buf_.size(); }
+  std::size_t buffer_capacity() const { return buf_.capacity(); }
   bool has_buffer() const { return buf_.capacity() != 0; }
+  // Where the next record goes (a prefetch hint for the burst path); null without a buffer.
+  const uint8_t* write_position() const {
+    return buf_.capacity() ? buf_.data() + buf_.size() : nullptr;
+  }
 
  private:
   BlockInfo info_;
