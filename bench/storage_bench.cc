@@ -12,6 +12,12 @@
 //                              (default 200000); counters p50_ms / p99_ms. With
 //                              CV_BENCH_STORE=DIR the index is built once in DIR and reused
 //                              (the 10 M run: see docs/BENCHMARKS.md "Storage").
+//   BM_Store_MergeSmallSegments  MergeSmallSegments() of a closed day holding
+//                              CV_BENCH_MERGE_SEGMENTS (default 1000) small segments of
+//                              8 blocks of 16 KiB (one writer flush each) into 64 MiB
+//                              segments; items = input segments, bytes = input bytes.
+//                              Each iteration merges a fresh copy of the same store (the
+//                              copy, not timed, leaves the inputs in the page cache).
 #include <sodium.h>
 
 #include <algorithm>
@@ -26,6 +32,7 @@
 #include <fmt/format.h>
 
 #include "storage/keys/key_ring.h"
+#include "storage/maintenance/segment_merge.h"
 #include "storage/segment/block_codec.h"
 #include "storage/store.h"
 
@@ -206,6 +213,70 @@ void BM_Search_AniLatency(benchmark::State& state) {
   if (!env_dir) std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_Search_AniLatency)->Unit(benchmark::kMicrosecond)->Iterations(2000);
+
+void BM_Store_MergeSmallSegments(benchmark::State& state) {
+  const char* env_n = std::getenv("CV_BENCH_MERGE_SEGMENTS");
+  const uint64_t segments = env_n ? std::strtoull(env_n, nullptr, 10) : 1000;
+  std::string tmpl = TempStoreDir();
+  {
+    auto store = OpenStore(tmpl);
+    StoreWriter* w = store->writer();
+    std::vector<uint8_t> payload(16384, 0x44);
+    uint64_t n = 0;
+    for (uint64_t s = 0; s < segments; ++s) {
+      for (int c = 0; c < 4; ++c, ++n) {
+        CallRecord r = SyntheticCall(n, segments * 4);
+        w->OnCallStarted(r);
+        for (uint32_t seq = 0; seq < 2; ++seq) {
+          PlainBlock b;
+          b.info.call_id = r.call_id;
+          b.info.kind = StreamKind::kRtp;
+          b.info.seq = seq;
+          b.info.first_ts_ns = r.start_ns;
+          b.info.last_ts_ns = r.start_ns + 2'000'000'000ull;
+          b.payload = payload;
+          w->Push(std::move(b));
+        }
+        w->OnCallEnded(r);
+      }
+      if (!w->Flush().ok()) state.SkipWithError("flush failed");
+    }
+  }
+  MergeOptions mo;
+  mo.below_bytes = 16ull << 20;
+  mo.target_bytes = 64ull << 20;
+  mo.now_ns = kT0 + 30 * 86'400'000'000'000ull;
+  uint64_t in_segments = 0, in_bytes = 0, out_segments = 0, blocks = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string dir = TempStoreDir();
+    std::filesystem::copy(tmpl, dir, std::filesystem::copy_options::recursive |
+                                         std::filesystem::copy_options::overwrite_existing);
+    auto store = OpenStore(dir);
+    state.ResumeTiming();
+    auto r = MergeSmallSegments(*store, mo);
+    state.PauseTiming();
+    if (!r.ok() || !r->problems.empty() || r->segments_in != segments) {
+      state.SkipWithError("merge failed");
+    } else {
+      in_segments += r->segments_in;
+      in_bytes += r->bytes_in;
+      out_segments += r->segments_out;
+      blocks += r->blocks_moved;
+    }
+    store.reset();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(int64_t(in_segments));
+  state.SetBytesProcessed(int64_t(in_bytes));
+  state.counters["blocks/s"] = benchmark::Counter(double(blocks), benchmark::Counter::kIsRate);
+  state.counters["outputs"] =
+      double(out_segments) / double(std::max<int64_t>(1, int64_t(state.iterations())));
+  std::filesystem::remove_all(tmpl);
+}
+BENCHMARK(BM_Store_MergeSmallSegments)->Unit(benchmark::kMillisecond)->Iterations(3)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace callvault

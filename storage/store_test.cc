@@ -15,6 +15,7 @@
 #include "appliance/common/time_util.h"
 #include "storage/index/index_keys.h"
 #include "storage/keys/key_ring.h"
+#include "storage/maintenance/segment_rewriter.h"
 #include "storage/store_impl.h"
 #include "storage/testing/store_test_util.h"
 
@@ -465,12 +466,18 @@ TEST_F(StoreTest, DestroyIsCryptoShredAndExactAccounting) {
   EXPECT_EQ(days[0].day, DayOf(kT0));
   EXPECT_TRUE(store_->Verify()->ok()) << store_->Verify()->ToStatus();
   // release the hold, destroy the last call: the segment is all dead and can go
-  EXPECT_EQ(store_->DeleteDeadSegment(segs[0].day, segs[0].segment_id).code(),
-            absl::StatusCode::kFailedPrecondition);
+  // Not deleted while it holds live bytes.
+  auto kept = DeleteDeadSegments(*store_, segs);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(kept->empty());
+  EXPECT_EQ(store_->ListSegments()->size(), 1u);
   ASSERT_TRUE(store_->RemoveHold(held).ok());
   EXPECT_EQ(store_->RemoveHold(held).code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(store_->DestroyCalls(std::vector<CallId>{held}).ok());
-  ASSERT_TRUE(store_->DeleteDeadSegment(segs[0].day, segs[0].segment_id).ok());
+  auto gone = DeleteDeadSegments(*store_, segs);
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  ASSERT_EQ(gone->size(), 1u);
+  EXPECT_EQ((*gone)[0].file_bytes, segs[0].file_bytes);
   struct stat st;
   EXPECT_NE(::stat(segs[0].path.c_str(), &st), 0);
   EXPECT_TRUE(store_->ListSegments()->empty());
@@ -560,7 +567,7 @@ TEST_F(StoreTest, DerivedSubkeysStableAndDistinct) {
   EXPECT_EQ(store_->BlindHex("ani", "+12025550143").size(), 32u);
 }
 
-TEST_F(StoreTest, CompactSegmentKeepsLiveBlocksOnly) {
+TEST_F(StoreTest, CompactSegmentsKeepsLiveBlocksOnly) {
   auto written = WriteCalls(8);
   auto segs = *store_->ListSegments();
   ASSERT_EQ(segs.size(), 1u);
@@ -571,9 +578,13 @@ TEST_F(StoreTest, CompactSegmentKeepsLiveBlocksOnly) {
     for (const auto& b : written[i].blocks) dead += 80 + b.payload.size() + 16;
   }
   ASSERT_TRUE(store_->DestroyCalls(gone).ok());
-  auto reclaimed = store_->CompactSegment(segs[0].day, segs[0].segment_id);
-  ASSERT_TRUE(reclaimed.ok()) << reclaimed.status();
-  EXPECT_EQ(*reclaimed, dead);
+  auto outs = CompactSegments(*store_, segs);
+  ASSERT_TRUE(outs.ok()) << outs.status();
+  ASSERT_EQ(outs->size(), 1u);
+  EXPECT_EQ((*outs)[0].problem, "");
+  EXPECT_EQ((*outs)[0].segments_in, 1u);
+  EXPECT_EQ((*outs)[0].blocks_moved, 4u * 5u);  // 4 live calls of 5 blocks
+  EXPECT_EQ((*outs)[0].old_file_bytes - (*outs)[0].new_file_bytes, dead);  // reclaimed
   auto after = *store_->ListSegments();
   ASSERT_EQ(after.size(), 1u);
   EXPECT_NE(after[0].segment_id, segs[0].segment_id);
@@ -614,7 +625,9 @@ TEST_F(StoreTest, CompactSegmentKeepsLiveBlocksOnly) {
     }
   }
   ASSERT_TRUE(store_->DestroyCalls(std::vector<CallId>{written[1].record.call_id}).ok());
-  ASSERT_TRUE(store_->CompactSegment(after[0].day, after[0].segment_id).ok());
+  auto again = CompactSegments(*store_, {after[0]});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].problem, "");
   EXPECT_EQ(store_->ListSegments()->size(), 2u);
   EXPECT_TRUE(store_->Verify()->ok());
 }

@@ -9,7 +9,8 @@
 
 #include "appliance/common/status.h"
 #include "appliance/common/time_util.h"
-#include "storage/retention/segment_compactor.h"
+#include "storage/maintenance/segment_merge.h"
+#include "storage/maintenance/segment_rewriter.h"
 
 namespace callvault::retention {
 namespace {
@@ -115,10 +116,12 @@ absl::StatusOr<RetentionReport> RunRetention(Store& store, const RetentionOption
     ASSIGN_OR_RETURN(DestroyResult d, store.DestroyCalls(part));
     rep.bytes += d.bytes;
     rep.skipped_held += d.skipped_held.size();
+    // Both lists are in id order (DestroyCalls sorts), usually empty: one binary search
+    // each per call, never a scan.
     for (CallId id : part) {
       bool skipped =
-          std::find(d.skipped_held.begin(), d.skipped_held.end(), id) != d.skipped_held.end() ||
-          std::find(d.not_found.begin(), d.not_found.end(), id) != d.not_found.end();
+          std::binary_search(d.skipped_held.begin(), d.skipped_held.end(), id) ||
+          std::binary_search(d.not_found.begin(), d.not_found.end(), id);
       if (!skipped) rep.purged.push_back(id);
     }
     note("destroy", i + part.size(), victims.size());
@@ -164,6 +167,20 @@ absl::StatusOr<RetentionReport> RunRetention(Store& store, const RetentionOption
     rep.bytes_reclaimed += c.old_file_bytes - std::min(c.old_file_bytes, c.new_file_bytes);
   }
   note("compact_segment", outs.size(), rewrite.size());
+
+  // 3c. Merge the small segments of closed days (storage/maintenance/segment_merge.h).
+  if (o.merge_below_bytes > 0) {
+    MergeOptions mo;
+    mo.below_bytes = o.merge_below_bytes;
+    mo.target_bytes = o.merge_target_bytes;
+    mo.now_ns = rep.now_ns;
+    auto merged = MergeSmallSegments(store, mo, note);
+    if (!merged.ok()) return Annotate(merged.status(), "retention");
+    rep.segments_merged = merged->segments_in;
+    rep.merge_outputs = merged->segments_out;
+    rep.bytes_reclaimed += merged->bytes_in - std::min(merged->bytes_in, merged->bytes_out);
+    rep.problems.insert(rep.problems.end(), merged->problems.begin(), merged->problems.end());
+  }
 
   // 4. The index, so deleted keys leave the SST files and the WAL.
   RETURN_IF_ERROR(Annotate(store.CompactIndex(), "retention"));

@@ -33,6 +33,10 @@
 //        (discarded at open; the old one still serves); after it, an unaccounted old file
 //        (discarded at open). Live data is never without a durable, indexed copy.
 //        A segment whose index scan disagrees with its accounting is left alone (reported).
+//     c. If merge_below_bytes > 0: the small segments of closed days (before the day of
+//        "now") are merged into large ones (storage/maintenance/segment_merge.h: same
+//        copy / one batch per output / unlink-after-index sequence as b). Progress stages
+//        "merge_written", "merge_indexed", "merge_segment".
 //  4. Index: Store::CompactIndex() so deleted keys (wrapped keys, blind entries) leave the
 //     SST files and the WAL. Always run on a real run, so a re-run after a crash in 3/4
 //     completes it.
@@ -58,11 +62,14 @@ struct RetentionOptions {
   uint64_t now_ns = 0;              // 0 = the wall clock
   bool dry_run = false;
   std::size_t destroy_batch = 65536;  // calls per DestroyCalls() call
+  uint64_t merge_below_bytes = 0;     // StoreConfig.merge_below_bytes; 0 = no merge (3c)
+  uint64_t merge_target_bytes = 256ull << 20;  // StoreConfig.merge_target_bytes
 };
 
 // stage: "select", "destroy", "delete_segment", "compact_written", "compact_indexed",
-// "compact_segment", "compact_index"; done/total within the stage. Called after each step
-// is durable (tests kill the process from it to prove crash safety).
+// "compact_segment", "merge_written", "merge_indexed", "merge_segment", "compact_index";
+// done/total within the stage. Called after each step is durable (tests kill the process
+// from it to prove crash safety).
 using RetentionProgress =
     std::function<void(std::string_view stage, uint64_t done, uint64_t total)>;
 
@@ -78,7 +85,9 @@ struct RetentionReport {
   std::vector<CallId> purged;
   uint64_t segments_deleted = 0;
   uint64_t segments_compacted = 0;
-  uint64_t bytes_reclaimed = 0;  // segment file bytes freed (deleted + compacted)
+  uint64_t bytes_reclaimed = 0;  // segment file bytes freed (deleted + compacted + merged)
+  uint64_t segments_merged = 0;  // small segments merged (3c) ...
+  uint64_t merge_outputs = 0;    // ... into this many new segments
   std::vector<std::string> problems;  // segments left alone, with the reason
   double seconds = 0;
 };

@@ -19,11 +19,11 @@
 
 #include "storage/retention/retention.h"
 #include "storage/retention/retention_test_data.h"
+#include "storage/testing/kill_child.h"
 
 namespace callvault::retention {
 namespace {
 
-namespace fs = std::filesystem;
 using testdata::Planned;
 
 std::string g_self;  // this binary: the child is a fresh exec (RocksDB's thread pool does
@@ -48,30 +48,11 @@ class RetentionCrashTest : public ::testing::Test {
   }
   RetentionOptions Opt() { return CrashOpt(); }
   // A fresh copy of the template store in its own directory.
-  std::unique_ptr<testing::TempDir> Copy() {
-    auto d = std::make_unique<testing::TempDir>();
-    fs::copy(tmpl_.path(), d->path(), fs::copy_options::recursive);
-    return d;
-  }
+  std::unique_ptr<testing::TempDir> Copy() { return testing::CopyOf(tmpl_.path()); }
   // Runs the purge in a child; kill_at > 0: SIGKILL at that progress call; delay_us > 0:
   // the parent SIGKILLs after that long. Returns true when the child was killed.
   bool RunChild(const std::string& dir, int kill_at, int delay_us) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      std::string k = std::to_string(kill_at);
-      ::execl(g_self.c_str(), g_self.c_str(), "--child", dir.c_str(), k.c_str(), nullptr);
-      ::_exit(5);
-    }
-    if (delay_us > 0) {
-      ::usleep(useconds_t(delay_us));
-      ::kill(pid, SIGKILL);
-    }
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    if (WIFEXITED(st)) {
-      EXPECT_EQ(WEXITSTATUS(st), 0);
-    }
-    return WIFSIGNALED(st);
+    return testing::RunChildKilled(g_self, dir, kill_at, delay_us);
   }
   // After a crash: each call wholly intact or wholly gone; only purgeable calls gone.
   void CheckConsistent(Store& s) {

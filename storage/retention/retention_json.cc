@@ -17,6 +17,8 @@ nlohmann::json RetentionReportJson(const RetentionReport& r) {
   j["skipped_held"] = r.skipped_held;
   j["segments_deleted"] = r.segments_deleted;
   j["segments_compacted"] = r.segments_compacted;
+  j["segments_merged"] = r.segments_merged;
+  j["merge_outputs"] = r.merge_outputs;
   j["bytes_reclaimed"] = r.bytes_reclaimed;
   j["problems"] = r.problems;
   j["seconds"] = r.seconds;

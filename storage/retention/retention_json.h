@@ -11,7 +11,8 @@
 namespace callvault::retention {
 
 // {"dry_run","now","cutoff","calls","bytes","oldest_start","newest_start","skipped_held",
-//  "segments_deleted","segments_compacted","bytes_reclaimed","problems","seconds","ids"}
+//  "segments_deleted","segments_compacted","segments_merged","merge_outputs",
+//  "bytes_reclaimed","problems","seconds","ids"}
 // Times are RFC 3339 (UTC, ms); oldest/newest are null when no call qualifies.
 nlohmann::json RetentionReportJson(const RetentionReport& r);
 
