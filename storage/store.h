@@ -81,6 +81,16 @@ struct CallSummary {
 struct BlockFilter {
   std::optional<StreamKind> kind;
   std::optional<uint16_t> leg;
+  // Only blocks with seq >= min_seq. With kind and leg given, ReadBlocks seeks straight
+  // to that block (export pulls one stream block by block in bounded memory).
+  std::optional<uint32_t> min_seq;
+};
+
+// One stored stream of a call: its kind, leg and number of blocks (index keys only).
+struct StreamListing {
+  StreamKind kind = StreamKind::kSignalling;
+  uint16_t leg = 0;
+  uint32_t blocks = 0;
 };
 
 // One call as retention sees it (no PII; no unsealing needed).
@@ -128,8 +138,8 @@ struct VerifyReport {
 struct DestroyResult {
   uint64_t calls = 0;
   uint64_t bytes = 0;   // block bytes that became dead
-  std::vector<CallId> skipped_held;
-  std::vector<CallId> not_found;
+  std::vector<CallId> skipped_held;  // in id order
+  std::vector<CallId> not_found;     // in id order
 };
 
 struct StoreOptions {
@@ -163,6 +173,8 @@ class Store {
   [[nodiscard]] absl::Status ReadBlocks(
       CallId id, const BlockFilter& filter,
       const std::function<bool(const PlainBlock&)>& fn);
+  // The streams (kind, leg) that have blocks, in (kind, leg) order; no unsealing.
+  [[nodiscard]] absl::StatusOr<std::vector<StreamListing>> ListStreams(CallId id);
   // Calls whose start lies in [from_ns, to_ns), oldest first; no unsealing.
   [[nodiscard]] absl::StatusOr<std::vector<CallListing>> ListCalls(uint64_t from_ns,
                                                                    uint64_t to_ns);
@@ -174,19 +186,14 @@ class Store {
   [[nodiscard]] absl::StatusOr<bool> IsHeld(CallId id);
 
   // --- retention -------------------------------------------------------------------------
-  // Destroys calls in one synced WriteBatch: wrapped key (crypto-shred), record, every
-  // index entry and block location; their block bytes are booked as dead per segment.
-  // Held calls are skipped (never destroyed). Idempotent.
+  // Destroys calls in synced WriteBatches of up to 65,536 calls, each call whole in one
+  // batch: wrapped key (crypto-shred), record, every index entry and block location;
+  // their block bytes are booked as dead per segment. Held calls are skipped (never
+  // destroyed). Idempotent. Any order of ids; fastest in id order (storage/store_destroy.cc).
   [[nodiscard]] absl::StatusOr<DestroyResult> DestroyCalls(std::span<const CallId> ids);
   [[nodiscard]] absl::StatusOr<std::vector<SegmentUsage>> ListSegments();
-  // Deletes a sealed segment file whose live bytes are 0, and its accounting entry.
-  [[nodiscard]] absl::Status DeleteDeadSegment(uint32_t day, uint64_t segment_id);
-  // Rewrites a sealed segment keeping only its live blocks (copied verbatim: sealed
-  // bytes do not depend on their location), moves their index entries to the new segment
-  // and deletes the old file: one synced WriteBatch switches over, a crash on either side
-  // leaves an unaccounted file that the next writer start-up discards. Returns the bytes
-  // reclaimed. Retention calls it when dead_bytes / file_bytes passes its threshold.
-  [[nodiscard]] absl::StatusOr<uint64_t> CompactSegment(uint32_t day, uint64_t segment_id);
+  // Deleting dead segments, compacting partly dead ones and merging small ones:
+  // storage/maintenance/segment_rewriter.h and segment_merge.h.
   // Compacts the index over all column families so deleted keys leave SST files and WAL.
   [[nodiscard]] absl::Status CompactIndex();
   [[nodiscard]] absl::StatusOr<std::vector<DayUsage>> DiskUsageByDay();
@@ -231,7 +238,9 @@ class Store {
 // last Flush() returned); "interval" seals at the first Flush() after sync_interval_ms
 // since the last seal (loss window: sync_interval_ms plus the engine's flush period).
 // A segment also seals when it reaches segment_bytes. Each seal writes one segment per
-// capture day touched, so the flush period bounds the segment count (1 s -> <= 86 400/day).
+// capture day touched, so the flush period bounds the segment count (1 s -> <= 86 400/day);
+// the nightly merge (storage/maintenance/segment_merge.h) rewrites a closed day's small
+// segments into large ones.
 // Destroying the Store without Sync() discards what is unsealed, exactly like a crash.
 // Push() runs on the writer thread (it does I/O and may allocate); the packet path hands
 // blocks to that thread through a ring.

@@ -24,11 +24,7 @@
 namespace callvault {
 namespace {
 
-// Calls destroyed per synced WriteBatch in DestroyCalls().
-constexpr std::size_t kDestroyBatchCalls = 16384;
-
 std::string_view AsView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
-uint64_t Neg(uint64_t v) { return ~v + 1; }
 rocksdb::WriteOptions Synced() {
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -37,69 +33,7 @@ rocksdb::WriteOptions Synced() {
 
 }  // namespace
 
-absl::StatusOr<DestroyResult> Store::DestroyCalls(std::span<const CallId> ids) {
-  StoreImpl& m = *impl_;
-  std::lock_guard<std::mutex> admin(m.admin_mu);
-  DestroyResult res;
-  rocksdb::WriteBatch batch;
-  std::size_t in_batch = 0;
-  auto commit = [&]() -> absl::Status {
-    if (in_batch == 0) return absl::OkStatus();
-    RETURN_IF_ERROR(FromRocks(m.db->Write(Synced(), &batch), "destroy calls"));
-    batch.Clear();
-    in_batch = 0;
-    return absl::OkStatus();
-  };
-  // One iterator for every call: it reads only block locations of calls being destroyed,
-  // which nothing else writes, so its snapshot going stale across commits is harmless.
-  std::unique_ptr<rocksdb::Iterator> it(
-      m.db->NewIterator(rocksdb::ReadOptions(), m.h(idx::kBlocks)));
-  for (CallId id : ids) {
-    std::string key = idx::IdKey(id), v;
-    if (m.db->Get(rocksdb::ReadOptions(), m.h(idx::kHolds), key, &v).ok()) {
-      res.skipped_held.push_back(id);
-      continue;
-    }
-    bool found = false;
-    // The wrapped key first: deleting it is what makes the call unreadable.
-    if (m.db->Get(rocksdb::ReadOptions(), m.h(idx::kKeys), key, &v).ok()) found = true;
-    batch.Delete(m.h(idx::kKeys), key);
-    batch.Delete(m.h(idx::kCalls), key);
-    if (m.db->Get(rocksdb::ReadOptions(), m.h(idx::kTime), key, &v).ok()) {
-      found = true;
-      if (auto sv = idx::DecodeSummary(v)) {
-        if (sv->ani) batch.Delete(m.h(idx::kAni), idx::BlindKey(0, *sv->ani, id));
-        if (sv->dialled) batch.Delete(m.h(idx::kDialled), idx::BlindKey(0, *sv->dialled, id));
-        if (sv->name) batch.Delete(m.h(idx::kAgent), idx::BlindKey('n', *sv->name, id));
-        if (sv->ext) batch.Delete(m.h(idx::kAgent), idx::BlindKey('e', *sv->ext, id));
-      }
-    }
-    batch.Delete(m.h(idx::kTime), key);
-    for (it->Seek(key); it->Valid() && AsView(it->key()).starts_with(key); it->Next()) {
-      found = true;
-      batch.Delete(m.h(idx::kBlocks), it->key());
-      if (auto loc = idx::DecodeLocation(AsView(it->value()))) {
-        batch.Merge(m.h(idx::kUsage), idx::UsageSegKey(loc->day, loc->segment),
-                    idx::U64s<3>({0, Neg(loc->length), loc->length}));
-        batch.Merge(m.h(idx::kUsage), idx::UsageDayKey(loc->day),
-                    idx::U64s<3>({0, loc->length, 0}));
-        res.bytes += loc->length;
-      }
-    }
-    RETURN_IF_ERROR(FromRocks(it->status(), "destroy: read block index"));
-    batch.Delete(m.h(idx::kUsage), idx::UsageCallKey(id));
-    if (found) {
-      ++res.calls;
-    } else {
-      res.not_found.push_back(id);
-    }
-    // Each batch is atomic and synced: a crash leaves whole calls destroyed or intact.
-    // Large batches because the purge is bound by synced writes, not CPU (docs/BENCHMARKS.md).
-    if (++in_batch >= kDestroyBatchCalls) RETURN_IF_ERROR(commit());
-  }
-  RETURN_IF_ERROR(commit());
-  return res;
-}
+// Store::DestroyCalls: storage/store_destroy.cc.
 
 absl::StatusOr<std::vector<SegmentUsage>> Store::ListSegments() {
   StoreImpl& m = *impl_;
@@ -121,34 +55,12 @@ absl::StatusOr<std::vector<SegmentUsage>> Store::ListSegments() {
   return out;
 }
 
-absl::Status Store::DeleteDeadSegment(uint32_t day, uint64_t seg) {
-  StoreImpl& m = *impl_;
-  std::string v;
-  std::string key = idx::UsageSegKey(day, seg);
-  RETURN_IF_ERROR(FromRocks(m.db->Get(rocksdb::ReadOptions(), m.h(idx::kUsage), key, &v),
-                            fmt::format("segment {:016x}", seg)));
-  auto a = idx::ParseU64s<3>(v);
-  if (a[1] != 0) {
-    return absl::FailedPreconditionError(
-        fmt::format("segment {:016x} still holds {} live bytes", seg, a[1]));
-  }
-  // Accounting first: a crash before unlink leaves an unaccounted file, which the next
-  // writer start-up discards.
-  rocksdb::WriteBatch b;
-  b.Delete(m.h(idx::kUsage), key);
-  b.Merge(m.h(idx::kUsage), idx::UsageDayKey(day),
-          idx::U64s<3>({Neg(a[0]), Neg(a[2]), Neg(1)}));
-  RETURN_IF_ERROR(FromRocks(m.db->Write(Synced(), &b), "delete segment accounting"));
-  std::string path = m.SegmentPath(day, seg);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return ErrnoToStatus(errno, fmt::format("delete segment {}", path));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Store::CompactIndex() {
   rocksdb::CompactRangeOptions o;
-  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  // Deleted keys and their tombstones leave when they meet in the bottommost level;
+  // kForceOptimized still rewrites every older bottommost file but not the files this
+  // same compaction just wrote there (kForce rewrote those a second time).
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   for (auto* h : impl_->cf) {
     RETURN_IF_ERROR(FromRocks(impl_->db->CompactRange(o, h, nullptr, nullptr), "compact index"));
   }
@@ -401,128 +313,6 @@ absl::StatusOr<VerifyReport> Store::Verify() {
     if (hc != 0) problem(fmt::format("segment {}: header corrupt", s.path));
   }
   return rep;
-}
-
-}  // namespace callvault
-
-namespace callvault {
-
-absl::StatusOr<uint64_t> Store::CompactSegment(uint32_t day, uint64_t seg) {
-  StoreImpl& m = *impl_;
-  std::lock_guard<std::mutex> admin(m.admin_mu);
-  std::string ukey = idx::UsageSegKey(day, seg), uv;
-  RETURN_IF_ERROR(FromRocks(m.db->Get(rocksdb::ReadOptions(), m.h(idx::kUsage), ukey, &uv),
-                            fmt::format("compact segment {:016x}", seg)));
-  auto usage = idx::ParseU64s<3>(uv);
-  std::string old_path = m.SegmentPath(day, seg);
-  int in = ::open(old_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return ErrnoToStatus(errno, fmt::format("open segment {}", old_path));
-  // New id: 2^32 above every id in use (the writer caches its next id, so it can never
-  // pick this one later); the same rule as storage/retention/segment_compactor.
-  std::string nv;
-  uint64_t hi = 0;
-  if (m.db->Get(rocksdb::ReadOptions(), m.h(idx::kMeta), "next_segment", &nv).ok() &&
-      nv.size() == 8) {
-    hi = idx::GetLe<uint64_t>(nv.data());
-  }
-  {
-    std::unique_ptr<rocksdb::Iterator> it(
-        m.db->NewIterator(rocksdb::ReadOptions(), m.h(idx::kUsage)));
-    for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {
-      if (it->key().size() == 13) hi = std::max(hi, idx::GetBe(it->key().data() + 5, 8) + 1);
-    }
-  }
-  uint64_t new_id = hi + (1ull << 32);
-  std::string new_path = m.SegmentPath(day, new_id), tmp = new_path + ".tmp";
-  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (out < 0) {
-    int e = errno;
-    ::close(in);
-    return ErrnoToStatus(e, fmt::format("create {}", tmp));
-  }
-  auto fail = [&](absl::Status s) {
-    ::close(in);
-    if (out >= 0) ::close(out);
-    ::unlink(tmp.c_str());
-    return s;
-  };
-  uint8_t hdr[kSegmentHeaderBytes];
-  if (::pread(in, hdr, sizeof hdr, 0) != ssize_t(sizeof hdr) ||
-      CheckSegmentHeader(hdr, day, seg) != 0) {
-    return fail(IntegrityError(fmt::format("segment {}: header corrupt", old_path)));
-  }
-  EncodeSegmentHeader(day, new_id, hdr);
-  if (::write(out, hdr, sizeof hdr) != ssize_t(sizeof hdr)) {
-    return fail(ErrnoToStatus(errno, "write " + tmp));
-  }
-  rocksdb::WriteBatch batch;
-  uint64_t off = kSegmentHeaderBytes, new_size = kSegmentHeaderBytes, live = 0;
-  std::vector<uint8_t> buf;
-  for (;;) {
-    uint8_t bh[kBlockHeaderBytes];
-    ssize_t n = ::pread(in, bh, sizeof bh, off_t(off));
-    if (n == 0) break;
-    if (n != ssize_t(sizeof bh)) {
-      return fail(IntegrityError(fmt::format("segment {}: truncated at {}", old_path, off)));
-    }
-    auto h = ParseBlockHeader(std::span<const uint8_t>(bh, sizeof bh));
-    if (!h.ok()) return fail(Annotate(h.status(), fmt::format("segment {} offset {}", old_path, off)));
-    uint64_t len = SealedBlockSize(h->payload_len);
-    std::string key = idx::BlockKey(h->info.call_id, h->info.kind, h->info.leg, h->info.seq);
-    std::string lv;
-    std::optional<idx::BlockLocation> loc;
-    if (m.db->Get(rocksdb::ReadOptions(), m.h(idx::kBlocks), key, &lv).ok()) {
-      loc = idx::DecodeLocation(lv);
-    }
-    if (loc && loc->day == day && loc->segment == seg && loc->offset == off &&
-        loc->length == len) {
-      buf.resize(len);
-      if (::pread(in, buf.data(), len, off_t(off)) != ssize_t(len)) {
-        return fail(IntegrityError(fmt::format("segment {}: truncated at {}", old_path, off)));
-      }
-      if (::write(out, buf.data(), len) != ssize_t(len)) {
-        return fail(ErrnoToStatus(errno, "write " + tmp));
-      }
-      loc->segment = new_id;
-      loc->offset = new_size;
-      batch.Put(m.h(idx::kBlocks), key, idx::EncodeLocation(*loc));
-      new_size += len;
-      live += len;
-    }
-    off += len;
-  }
-  if (live != usage[1]) {
-    return fail(IntegrityError(fmt::format(
-        "segment {}: found {} live bytes but accounting says {}", old_path, live, usage[1])));
-  }
-  if (::fsync(out) != 0) return fail(ErrnoToStatus(errno, "fsync " + tmp));
-  ::close(out);
-  out = -1;
-  ::close(in);
-  in = -1;
-  // link() refuses to replace an existing segment, unlike rename().
-  if (::link(tmp.c_str(), new_path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoToStatus(e, "link " + tmp + " to " + new_path);
-  }
-  ::unlink(tmp.c_str());
-  int dfd = ::open(m.SegmentDir(day).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  batch.Delete(m.h(idx::kUsage), ukey);
-  batch.Merge(m.h(idx::kUsage), idx::UsageSegKey(day, new_id),
-              idx::U64s<3>({new_size, live, 0}));
-  batch.Merge(m.h(idx::kUsage), idx::UsageDayKey(day),
-              idx::U64s<3>({new_size - usage[0], Neg(usage[2]), 0}));
-  std::string next;
-  idx::PutLe(next, new_id + 1);
-  batch.Put(m.h(idx::kMeta), "next_segment", next);
-  RETURN_IF_ERROR(FromRocks(m.db->Write(Synced(), &batch), "compact segment: switch index"));
-  ::unlink(old_path.c_str());
-  return usage[0] - new_size;
 }
 
 }  // namespace callvault

@@ -194,12 +194,17 @@ absl::Status Store::ReadBlocks(CallId id, const BlockFilter& filter,
   std::unique_ptr<rocksdb::Iterator> it(
       m.db->NewIterator(rocksdb::ReadOptions(), m.h(idx::kBlocks)));
   PlainBlock b;
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
+  // One stream: seek to its first wanted block instead of walking the call's keys.
+  std::string start = filter.kind && filter.leg
+                          ? idx::BlockKey(id, *filter.kind, *filter.leg, filter.min_seq.value_or(0))
+                          : prefix;
+  for (it->Seek(start); it->Valid(); it->Next()) {
     std::string_view k = AsView(it->key());
     if (!k.starts_with(prefix)) break;
     if (k.size() == idx::kBlockKeyBytes) {
       if (filter.kind && StreamKind(uint8_t(k[8])) != *filter.kind) continue;
       if (filter.leg && idx::GetBe(k.data() + 9, 2) != *filter.leg) continue;
+      if (filter.min_seq && idx::GetBe(k.data() + 11, 4) < *filter.min_seq) continue;
     }
     RETURN_IF_ERROR(m.ReadBlock(id, k, AsView(it->value()), dek.data(), &b));
     bool more = fn(b);
@@ -209,6 +214,27 @@ absl::Status Store::ReadBlocks(CallId id, const BlockFilter& filter,
   return FromRocks(it->status(), "read block index");
 }
 
+absl::StatusOr<std::vector<StreamListing>> Store::ListStreams(CallId id) {
+  StoreImpl& m = *impl_;
+  std::string prefix = idx::IdKey(id);
+  std::unique_ptr<rocksdb::Iterator> it(
+      m.db->NewIterator(rocksdb::ReadOptions(), m.h(idx::kBlocks)));
+  std::vector<StreamListing> out;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    std::string_view k = AsView(it->key());
+    if (!k.starts_with(prefix)) break;
+    if (k.size() != idx::kBlockKeyBytes) continue;
+    StreamKind kind = StreamKind(uint8_t(k[8]));
+    uint16_t leg = uint16_t(idx::GetBe(k.data() + 9, 2));
+    if (out.empty() || out.back().kind != kind || out.back().leg != leg) {
+      out.push_back(StreamListing{kind, leg, 0});
+    }
+    ++out.back().blocks;
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "list block streams"));
+  return out;
+}
+
 absl::StatusOr<std::vector<CallListing>> Store::ListCalls(uint64_t from_ns, uint64_t to_ns) {
   StoreImpl& m = *impl_;
   std::vector<CallListing> out;
@@ -216,6 +242,34 @@ absl::StatusOr<std::vector<CallListing>> Store::ListCalls(uint64_t from_ns, uint
   std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions(), m.h(idx::kTime)));
   std::string start;
   idx::PutBe(start, lo_id, 8);
+  // Holds and per-call bytes are read by merge join (ids ascend): one forward iterator
+  // each, a few Next() steps or a Seek per call, instead of two point reads per call.
+  struct Forward {
+    std::unique_ptr<rocksdb::Iterator> it;
+    bool positioned = false, done = false;  // done: no key >= the last one asked for
+    rocksdb::Iterator* operator->() { return it.get(); }
+  };
+  Forward holds{std::unique_ptr<rocksdb::Iterator>(
+      m.db->NewIterator(rocksdb::ReadOptions(), m.h(idx::kHolds)))};
+  Forward usage{std::unique_ptr<rocksdb::Iterator>(
+      m.db->NewIterator(rocksdb::ReadOptions(), m.h(idx::kUsage)))};
+  // True when `want` exists; leaves the iterator at the first key >= want.
+  auto forward = [](Forward& f, std::string_view want) {
+    if (f.done) return false;
+    const rocksdb::Slice w(want.data(), want.size());
+    rocksdb::Iterator& c = *f.it;
+    int steps = 0;
+    while (f.positioned && c.Valid() && c.key().compare(w) < 0 && steps++ < 8) c.Next();
+    if (!f.positioned || (c.Valid() && c.key().compare(w) < 0)) {
+      c.Seek(w);
+      f.positioned = true;
+    }
+    if (!c.Valid()) {
+      f.done = true;
+      return false;
+    }
+    return c.key() == w;
+  };
   for (it->Seek(start); it->Valid(); it->Next()) {
     std::string_view k = AsView(it->key());
     CallId id{k.size() == 8 ? idx::GetBe(k.data(), 8) : 0};
@@ -230,16 +284,17 @@ absl::StatusOr<std::vector<CallListing>> Store::ListCalls(uint64_t from_ns, uint
     l.start_ns = sv->start_ns;
     l.end_ns = sv->end_ns;
     l.state = sv->state;
-    std::string v;
-    l.held = m.db->Get(rocksdb::ReadOptions(), m.h(idx::kHolds), k, &v).ok();
-    if (m.db->Get(rocksdb::ReadOptions(), m.h(idx::kUsage), idx::UsageCallKey(id), &v).ok()) {
-      auto a = idx::ParseU64s<2>(v);
+    l.held = forward(holds, k);
+    if (forward(usage, idx::UsageCallKey(id))) {
+      auto a = idx::ParseU64s<2>(AsView(usage->value()));
       l.bytes = a[0];
       l.blocks = uint32_t(a[1]);
     }
     out.push_back(l);
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "list calls"));
+  RETURN_IF_ERROR(FromRocks(holds->status(), "list calls: holds"));
+  RETURN_IF_ERROR(FromRocks(usage->status(), "list calls: byte accounting"));
   return out;
 }
 

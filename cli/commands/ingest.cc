@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
 
 #include <fmt/format.h>
@@ -19,6 +21,13 @@ namespace callvault::cli {
 absl::StatusOr<IngestResult> IngestFiles(const Config& config, Store& store,
                                          const std::vector<std::string>& files,
                                          const control::ProgressFn& progress) {
+  return IngestFiles(config, store, files, progress, IngestDiskOptions{});
+}
+
+absl::StatusOr<IngestResult> IngestFiles(const Config& config, Store& store,
+                                         const std::vector<std::string>& files,
+                                         const control::ProgressFn& progress,
+                                         const IngestDiskOptions& disk) {
   StoreWriter* writer = store.writer();
   if (writer == nullptr) return absl::FailedPreconditionError("ingest: store is read-only");
   calls::AgentDirectoryHandle directory;
@@ -39,7 +48,35 @@ absl::StatusOr<IngestResult> IngestFiles(const Config& config, Store& store,
     total_bytes += static_cast<uint64_t>(st.st_size);
   }
 
-  StorePipelineSink sink(writer);
+  // Disk pressure, as in callvaultd (ingest.h): an alarm below the floor, media dropped
+  // (counted) only below the hard reserve, nothing stored ever deleted.
+  std::function<void(std::string_view)> log = disk.log;
+  if (!log) {
+    log = [](std::string_view line) {
+      std::fprintf(stderr, "callvault: %.*s\n", int(line.size()), line.data());
+    };
+  }
+  retention::DiskGuardOptions dgo;
+  dgo.path = store.config().path;
+  dgo.floor_bytes = store.config().disk_floor_bytes;
+  dgo.hard_reserve_bytes = disk.hard_reserve_bytes;
+  dgo.stat = disk.stat;
+  dgo.log = log;
+  retention::DiskGuard guard(std::move(dgo));
+  retention::DiskState worst = retention::DiskState::kOk;
+  bool stat_failed = false;
+  auto poll_disk = [&] {
+    absl::StatusOr<retention::DiskState> st = guard.Poll();
+    if (!st.ok()) {
+      // The last known state stays in force; say so once.
+      if (!stat_failed) log(fmt::format("disk check: {}", std::string(st.status().message())));
+      stat_failed = true;
+      return;
+    }
+    worst = std::max(worst, *st);
+  };
+
+  StorePipelineSink sink(writer, &guard);
   std::map<std::string, uint64_t> counters;
   uint64_t frames = 0, bytes = 0, done_file_bytes = 0;
   for (const std::string& f : files) {
@@ -48,7 +85,11 @@ absl::StatusOr<IngestResult> IngestFiles(const Config& config, Store& store,
     ASSIGN_OR_RETURN(std::unique_ptr<Pipeline> pipeline,
                      MakeEnginePipeline(config, &sink, &directory));
     RunOptions run;
-    run.periodic = [writer] { return writer->Flush(); };
+    poll_disk();
+    run.periodic = [writer, &poll_disk] {
+      poll_disk();
+      return writer->Flush();
+    };
     if (progress) {
       run.progress = [&](uint64_t, uint64_t b) {
         progress("ingest", done_file_bytes + b, total_bytes);
@@ -73,6 +114,8 @@ absl::StatusOr<IngestResult> IngestFiles(const Config& config, Store& store,
     if (value != 0 && name.rfind("drop.", 0) == 0) drops[name.substr(5)] = value;
   }
   if (writer->blocks_dropped() != 0) drops["store.blocks_refused"] = writer->blocks_dropped();
+  const uint64_t disk_full = guard.drops(retention::DiskDrop::kMediaDiskFull);
+  if (disk_full != 0) drops["disk.media_disk_full"] = disk_full;
   out.summary = {
       {"files", files.size()},
       {"frames", frames},
@@ -82,6 +125,13 @@ absl::StatusOr<IngestResult> IngestFiles(const Config& config, Store& store,
       {"blocks", sink.blocks()},
       {"block_bytes", sink.block_bytes()},
       {"drops", drops},
+      {"disk",
+       {{"state", std::string(retention::DiskStateName(guard.state()))},
+        {"worst_state", std::string(retention::DiskStateName(worst))},
+        {"free_bytes", guard.free_bytes()},
+        {"floor_bytes", guard.floor_bytes()},
+        {"reserve_bytes", guard.hard_reserve_bytes()},
+        {"media_disk_full", disk_full}}},
       {"seconds", seconds},
       {"frames_per_s", seconds > 0 ? double(frames) / seconds : 0.0},
   };

@@ -78,4 +78,41 @@ absl::StatusOr<DiskState> DiskGuard::Poll() {
   return next;
 }
 
+std::string RenderDiskPrometheus(const DiskGuard& g) {
+  std::string out;
+  auto gauge = [&out](std::string_view name, std::string_view help, uint64_t v) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, v);
+  };
+  gauge("callvault_disk_free_bytes",
+        "Bytes available to callvault on the store's file system (last poll).",
+        g.free_bytes());
+  gauge("callvault_disk_total_bytes", "Size of the store's file system in bytes.",
+        g.total_bytes());
+  gauge("callvault_disk_floor_bytes",
+        "store.disk_floor_bytes: below it the disk alarm is raised.", g.floor_bytes());
+  gauge("callvault_disk_reserve_bytes",
+        "Hard reserve: below it media blocks are dropped, signalling still recorded.",
+        g.hard_reserve_bytes());
+  gauge("callvault_disk_alarm", "1 while free space is below the floor (state low or full).",
+        g.alarm() ? 1 : 0);
+  out += "# HELP callvault_disk_state Disk-pressure state: 1 for the current state.\n"
+         "# TYPE callvault_disk_state gauge\n";
+  for (DiskState s : {DiskState::kOk, DiskState::kLow, DiskState::kFull}) {
+    out += fmt::format("callvault_disk_state{{state=\"{}\"}} {}\n", DiskStateName(s),
+                       g.state() == s ? 1 : 0);
+  }
+  out += "# HELP callvault_disk_dropped_total Blocks not recorded because of disk pressure.\n"
+         "# TYPE callvault_disk_dropped_total counter\n";
+  for (uint8_t i = 0; i < uint8_t(DiskDrop::kCount); ++i) {
+    out += fmt::format("callvault_disk_dropped_total{{reason=\"{}\"}} {}\n",
+                       DropName(DiskDrop(i)), g.drops(DiskDrop(i)));
+  }
+  out += fmt::format(
+      "# HELP callvault_disk_state_transitions_total Disk-pressure state changes.\n"
+      "# TYPE callvault_disk_state_transitions_total counter\n"
+      "callvault_disk_state_transitions_total {}\n",
+      g.transitions());
+  return out;
+}
+
 }  // namespace callvault::retention

@@ -81,12 +81,25 @@ class DiskGuard {
     return d == DiskDrop::kMediaDiskFull ? dropped_media_.load(std::memory_order_relaxed) : 0;
   }
   uint64_t transitions() const { return transitions_.load(std::memory_order_relaxed); }
+  uint64_t floor_bytes() const { return opt_.floor_bytes; }
+  uint64_t hard_reserve_bytes() const { return opt_.hard_reserve_bytes; }
 
  private:
   DiskGuardOptions opt_;
   std::atomic<DiskState> state_{DiskState::kOk};
   std::atomic<uint64_t> free_{0}, total_{0}, dropped_media_{0}, transitions_{0};
 };
+
+// The guard's state in Prometheus text exposition format 0.0.4 (# HELP / # TYPE, one
+// sample per line), for the daemon's metrics file beside the engine counters:
+//   callvault_disk_free_bytes, callvault_disk_total_bytes      gauges, last poll
+//   callvault_disk_floor_bytes, callvault_disk_reserve_bytes   gauges, configuration
+//   callvault_disk_alarm                                       gauge, 1 below the floor
+//   callvault_disk_state{state="ok"|"low"|"full"}              gauge, 1 for the current one
+//   callvault_disk_dropped_total{reason="media_disk_full"}     counter, per DiskDrop
+//   callvault_disk_state_transitions_total                     counter
+// Control thread; reads the atomics only.
+std::string RenderDiskPrometheus(const DiskGuard& guard);
 
 // statvfs(path): f_bavail * f_frsize free, f_blocks * f_frsize total.
 [[nodiscard]] absl::StatusOr<DiskSpace> StatFileSystem(const std::string& path);

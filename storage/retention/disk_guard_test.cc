@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -106,6 +108,65 @@ TEST(DiskGuardTest, ReserveAboveFloorIsClampedToFloor) {
   ASSERT_EQ(*g.Poll(), DiskState::kOk);
   f.free = 99 * kMiB;
   ASSERT_EQ(*g.Poll(), DiskState::kFull);
+}
+
+// Every sample line of the Prometheus text, "name{labels}" -> value; checks the format.
+std::map<std::string, std::string> Samples(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  std::string line, typed;
+  while (std::getline(in, line)) {
+    EXPECT_FALSE(line.empty());
+    if (line.rfind("# HELP callvault_disk_", 0) == 0) continue;
+    if (line.rfind("# TYPE callvault_disk_", 0) == 0) {
+      typed = line.substr(7, line.find(' ', 7) - 7);
+      continue;
+    }
+    EXPECT_EQ(line.rfind(typed, 0), 0u) << "sample without its # TYPE line: " << line;
+    std::size_t sp = line.rfind(' ');
+    EXPECT_NE(sp, std::string::npos) << line;
+    out[line.substr(0, sp)] = line.substr(sp + 1);
+  }
+  return out;
+}
+
+TEST(DiskGuardTest, PrometheusLinesFollowTheState) {
+  Fake f;
+  DiskGuard g = Make(f);
+  f.free = 123456789;
+  ASSERT_EQ(*g.Poll(), DiskState::kLow);  // 117.7 MiB < 1000 MiB floor
+  auto m = Samples(RenderDiskPrometheus(g));
+  EXPECT_EQ(m.at("callvault_disk_free_bytes"), "123456789");
+  EXPECT_EQ(m.at("callvault_disk_total_bytes"), std::to_string(20000 * kMiB));
+  EXPECT_EQ(m.at("callvault_disk_floor_bytes"), std::to_string(1000 * kMiB));
+  EXPECT_EQ(m.at("callvault_disk_reserve_bytes"), std::to_string(64 * kMiB));
+  EXPECT_EQ(m.at("callvault_disk_alarm"), "1");
+  EXPECT_EQ(m.at("callvault_disk_state{state=\"ok\"}"), "0");
+  EXPECT_EQ(m.at("callvault_disk_state{state=\"low\"}"), "1");
+  EXPECT_EQ(m.at("callvault_disk_state{state=\"full\"}"), "0");
+  EXPECT_EQ(m.at("callvault_disk_dropped_total{reason=\"media_disk_full\"}"), "0");
+  EXPECT_EQ(m.at("callvault_disk_state_transitions_total"), "1");
+  EXPECT_EQ(m.size(), 10u);
+
+  f.free = 1 * kMiB;
+  ASSERT_EQ(*g.Poll(), DiskState::kFull);
+  EXPECT_FALSE(g.AdmitMedia());
+  EXPECT_FALSE(g.AdmitMedia());
+  EXPECT_FALSE(g.AdmitMedia());
+  m = Samples(RenderDiskPrometheus(g));
+  EXPECT_EQ(m.at("callvault_disk_free_bytes"), std::to_string(1 * kMiB));
+  EXPECT_EQ(m.at("callvault_disk_state{state=\"low\"}"), "0");
+  EXPECT_EQ(m.at("callvault_disk_state{state=\"full\"}"), "1");
+  EXPECT_EQ(m.at("callvault_disk_dropped_total{reason=\"media_disk_full\"}"), "3");
+  EXPECT_EQ(m.at("callvault_disk_state_transitions_total"), "2");
+
+  f.free = 10000 * kMiB;
+  ASSERT_EQ(*g.Poll(), DiskState::kOk);
+  m = Samples(RenderDiskPrometheus(g));
+  EXPECT_EQ(m.at("callvault_disk_alarm"), "0");
+  EXPECT_EQ(m.at("callvault_disk_state{state=\"ok\"}"), "1");
+  // A counter never goes back: the drops stay after recovery.
+  EXPECT_EQ(m.at("callvault_disk_dropped_total{reason=\"media_disk_full\"}"), "3");
 }
 
 TEST(DiskGuardTest, RealStatvfsOnThisFileSystem) {
