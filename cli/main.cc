@@ -72,6 +72,16 @@ int Print(const Invocation& inv, nlohmann::json response) {
   return code;
 }
 
+// Finishes the output file (rename or remove) before printing, so "wrote FILE" is only
+// printed once FILE is in place.
+template <typename Finish>
+int Finished(const Invocation& inv, const nlohmann::json& response, Finish& finish) {
+  int code = response.value("exit", 10);
+  int finished = finish(code);
+  if (finished != code) return finished;
+  return Print(inv, response);
+}
+
 int KeysInit(const Invocation& inv, const Config* config) {
   std::string path = inv.global.key_file;
   if (path.empty() && config != nullptr) path = config->store.key_file;
@@ -131,15 +141,48 @@ int Main(const std::vector<std::string>& argv) {
       f = std::string(buf);
     }
   }
+  // Export output: a temporary file (mode 0600) BESIDE the destination, so it is on the
+  // destination's file system and plaintext is never staged anywhere else (not in the
+  // store, not in /tmp). Export writes into it through the descriptor (here or in the
+  // daemon); on success it is fsynced and renamed over the destination, on any error
+  // removed — a failed export never leaves a partial file or clobbers an existing one.
   int out_fd = -1;
+  std::string out_tmp;
   if (!inv.output_file.empty()) {
-    out_fd = ::open(inv.output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    std::string dest = inv.output_file;
+    std::size_t slash = dest.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : dest.substr(0, slash));
+    std::string base = slash == std::string::npos ? dest : dest.substr(slash + 1);
+    out_tmp = fmt::format("{}/.{}.callvault-XXXXXX", dir, base);
+    out_fd = ::mkostemp(out_tmp.data(), O_CLOEXEC);
     if (out_fd < 0) {
       return Fail(Annotate(ErrnoToStatus(errno, inv.output_file), "export: cannot create output"));
     }
   }
   auto finish = [&](int code) {
-    if (code != 0 && !inv.output_file.empty()) ::unlink(inv.output_file.c_str());
+    if (out_tmp.empty()) return code;
+    if (code == 0) {
+      int fd = ::open(out_tmp.c_str(), O_RDONLY | O_CLOEXEC);
+      bool ok = fd >= 0 && ::fsync(fd) == 0;
+      if (fd >= 0) ::close(fd);
+      if (ok && ::rename(out_tmp.c_str(), inv.output_file.c_str()) == 0) {
+        std::size_t slash = inv.output_file.rfind('/');
+        std::string dir = slash == std::string::npos ? "." : inv.output_file.substr(0, slash + 1);
+        int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+          if (::fsync(dfd) != 0) {
+            // The file is complete and renamed; only the directory entry's durability is
+            // in doubt, which the next sync of the file system settles.
+          }
+          ::close(dfd);
+        }
+        return code;
+      }
+      int err = errno;
+      ::unlink(out_tmp.c_str());
+      return Fail(Annotate(ErrnoToStatus(err, inv.output_file), "export: cannot finish output"));
+    }
+    ::unlink(out_tmp.c_str());
     return code;
   };
   ProgressBar bar;
@@ -162,7 +205,7 @@ int Main(const std::vector<std::string>& argv) {
       }
       return finish(Fail(resp.status()));
     }
-    return finish(Print(inv, *resp));
+    return Finished(inv, *resp, finish);
   }
 
   // Offline.
@@ -197,7 +240,7 @@ int Main(const std::vector<std::string>& argv) {
   };
   nlohmann::json resp = session->service->Handle(me, request, out_fd, progress);
   bar.Done();
-  return finish(Print(inv, resp));
+  return Finished(inv, resp, finish);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // order they were stored (capture order), as export reads them back from decrypted
 // blocks. BlockFrameSource walks a list of FrameRecord block payloads (views: the caller
 // keeps them alive); a malformed payload ends the stream and sets error().
+// Contract for consumers: a view returned by Next() is valid only until the next Next() on
+// the same source — streaming sources (cli/commands/export_call.cc) reuse and wipe their
+// one decrypted block — so process a frame before fetching its successor.
 #ifndef CALLVAULT_APPLIANCE_EXPORT_FRAME_SOURCE_H_
 #define CALLVAULT_APPLIANCE_EXPORT_FRAME_SOURCE_H_
 

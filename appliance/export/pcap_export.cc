@@ -6,6 +6,8 @@
 #include <map>
 #include <optional>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "appliance/common/status.h"
@@ -17,6 +19,19 @@ class Out {
  public:
   ~Out() {
     if (f_) std::fclose(f_);
+  }
+  // Writes to a duplicate of `fd` from its current offset (the caller keeps `fd`).
+  absl::Status OpenFd(int fd, const std::string& name) {
+    path_ = name;
+    int d = ::dup(fd);
+    if (d < 0) return ErrnoToStatus(errno, fmt::format("dup {}", name));
+    f_ = ::fdopen(d, "wb");
+    if (!f_) {
+      int e = errno;
+      ::close(d);
+      return ErrnoToStatus(e, fmt::format("fdopen {}", name));
+    }
+    return absl::OkStatus();
   }
   absl::Status Open(const std::string& path, const char* mode) {
     path_ = path;
@@ -165,6 +180,47 @@ absl::StatusOr<PcapExportStats> ExportPcap(const std::vector<FrameSource*>& stre
     return stats;
   }
   if (!classic_link) RETURN_IF_ERROR(ClassicHeader(out, uint16_t(LinkType::kEthernet)));
+  RETURN_IF_ERROR(out.Close());
+  return stats;
+}
+
+absl::StatusOr<PcapExportStats> ExportPcapToFd(const std::vector<FrameSource*>& streams, int fd,
+                                               const std::string& name, bool pcapng) {
+  PcapExportStats stats;
+  stats.pcapng = pcapng;
+  std::vector<std::optional<FrameRecordView>> next(streams.size());
+  for (std::size_t i = 0; i < streams.size(); ++i) next[i] = streams[i]->Next();
+  Out out;
+  RETURN_IF_ERROR(out.OpenFd(fd, name));
+  Pcapng ng;
+  if (pcapng) RETURN_IF_ERROR(ng.Start(out));
+  std::optional<uint16_t> classic_link;
+  for (;;) {
+    std::size_t best = streams.size();
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+      if (next[i] && (best == streams.size() || next[i]->ts_ns < next[best]->ts_ns)) best = i;
+    }
+    if (best == streams.size()) break;
+    FrameRecordView v = *next[best];
+    Rec r{v.ts_ns, v.wirelen, uint16_t(v.link), v.bytes};
+    if (!pcapng) {
+      if (!classic_link) {
+        classic_link = r.link;
+        RETURN_IF_ERROR(ClassicHeader(out, r.link));
+      } else if (r.link != *classic_link) {
+        stats.restart_as_pcapng = true;  // the caller rewinds and runs again as pcapng
+        RETURN_IF_ERROR(out.Close());
+        return stats;
+      }
+    }
+    RETURN_IF_ERROR(pcapng ? ng.Record(out, r) : ClassicRecord(out, r));
+    ++stats.frames;
+    next[best] = streams[best]->Next();  // after writing: v.bytes may point into a block
+  }
+  for (FrameSource* s : streams) {
+    if (s->error()) return IntegrityError(fmt::format("export pcap {}: malformed frame block", name));
+  }
+  if (!pcapng && !classic_link) RETURN_IF_ERROR(ClassicHeader(out, uint16_t(LinkType::kEthernet)));
   RETURN_IF_ERROR(out.Close());
   return stats;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -80,10 +81,9 @@ absl::Status FlushTo(std::array<Channel, 2>& ch, uint64_t* written, uint64_t tar
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status ExportWav(const std::vector<ExportStream>& streams, const std::string& path,
-                       const WavExportOptions& opt, WavExportStats* stats) {
+absl::Status Export(const std::vector<ExportStream>& streams, const std::string& path,
+                    const std::function<absl::Status(WavWriter&, uint32_t)>& open,
+                    const WavExportOptions& opt, WavExportStats* stats) {
   WavExportStats local;
   WavExportStats* st = stats ? stats : &local;
   *st = WavExportStats{};
@@ -104,22 +104,18 @@ absl::Status ExportWav(const std::vector<ExportStream>& streams, const std::stri
     if (ss[i].next) t0 = std::min(t0, ss[i].next->ts_ns);
   }
   WavWriter w;
-  RETURN_IF_ERROR(Annotate(w.Open(path, 2, rate), "export wav"));
+  RETURN_IF_ERROR(Annotate(open(w, rate), "export wav"));
   if (t0 == UINT64_MAX) return w.Close();  // no media: a valid, empty WAV
   st->first_ns = t0;
   std::array<Channel, 2> ch;
   uint64_t written = 0;
   std::vector<int16_t> pcm, scratch;
+  std::vector<uint8_t> plain;  // a decrypted SRTP packet
   const int64_t lag = int64_t(opt.flush_lag_ns / 1000 * rate / 1000000);
   const int64_t max_drift = 2 * int64_t(rate);
-  for (;;) {
-    StreamState* cur = nullptr;
-    for (StreamState& s : ss) {
-      if (s.next && (!cur || s.next->ts_ns < cur->next->ts_ns)) cur = &s;
-    }
-    if (!cur) break;
-    FrameRecordView v = *cur->next;
-    cur->next = cur->s->frames->Next();
+  // One frame. The next frame of its stream is fetched only after this one is processed:
+  // a streaming source may reuse (and wipe) the block that `v` points into.
+  auto process = [&](StreamState* cur, const FrameRecordView& v) -> absl::Status {
     int64_t cap = int64_t((v.ts_ns - t0) / 1000 * rate / 1000000);
     UdpView u;
     media::RtpHeader h;
@@ -127,27 +123,39 @@ absl::Status ExportWav(const std::vector<ExportStream>& streams, const std::stri
         media::ClassifyMediaPacket(u.payload) != media::MediaPacketKind::kRtp ||
         media::ParseRtp(u.payload, &h) != media::RtpError::kOk) {
       ++st->not_audio;
-      continue;
+      return absl::OkStatus();
     }
     const media::PayloadEntry& pe = cur->s->payloads.Get(h.payload_type);
     if (pe.codec == Codec::kTelephoneEvent || pe.codec == Codec::kComfortNoise) {
       ++st->not_audio;
-      continue;
+      return absl::OkStatus();
     }
     uint64_t key = (uint64_t(h.ssrc) << 16 | h.seq) + 1;
     if (std::find(cur->recent.begin(), cur->recent.end(), key) != cur->recent.end()) {
       ++st->duplicates;
-      continue;
+      return absl::OkStatus();
     }
     cur->recent[cur->recent_next++ % cur->recent.size()] = key;
     if (cur->s->encrypted) {
-      ++st->encrypted_packets;
-      continue;
+      if (cur->s->srtp == nullptr || !cur->s->srtp->has_keys()) {
+        ++st->encrypted_packets;
+        return absl::OkStatus();
+      }
+      SrtpResult r = cur->s->srtp->Unprotect(v.ts_ns, u.payload, &plain);
+      if (r == SrtpResult::kReplay) {
+        ++st->duplicates;
+        return absl::OkStatus();
+      }
+      if (r != SrtpResult::kOk || media::ParseRtp(plain, &h) != media::RtpError::kOk) {
+        ++st->srtp_auth_failures;
+        return absl::OkStatus();
+      }
+      ++st->srtp_decrypted;
     }
     if (!Decodable(pe.codec) || pe.clock_rate == 0 ||
         !cur->dec->Decode(pe.codec, h.payload, &pcm)) {
       ++st->undecodable;
-      continue;
+      return absl::OkStatus();
     }
     int64_t pos;
     if (!cur->anchored || h.ssrc != cur->ssrc || pe.clock_rate != cur->clock) {
@@ -171,6 +179,17 @@ absl::Status ExportWav(const std::vector<ExportStream>& streams, const std::stri
     if (cap - lag > int64_t(written) + int64_t(rate) / 2) {
       RETURN_IF_ERROR(FlushTo(ch, &written, uint64_t(cap - lag), w, scratch));
     }
+    return absl::OkStatus();
+  };
+  for (;;) {
+    StreamState* cur = nullptr;
+    for (StreamState& s : ss) {
+      if (s.next && (!cur || s.next->ts_ns < cur->next->ts_ns)) cur = &s;
+    }
+    if (!cur) break;
+    FrameRecordView v = *cur->next;
+    RETURN_IF_ERROR(process(cur, v));
+    cur->next = cur->s->frames->Next();
   }
   for (const StreamState& s : ss) {
     if (s.s->frames && s.s->frames->error()) {
@@ -180,6 +199,23 @@ absl::Status ExportWav(const std::vector<ExportStream>& streams, const std::stri
   RETURN_IF_ERROR(FlushTo(ch, &written, std::max(ch[0].end, ch[1].end), w, scratch));
   st->frames_written = w.frames();
   return w.Close();
+}
+
+}  // namespace
+
+absl::Status ExportWav(const std::vector<ExportStream>& streams, const std::string& path,
+                       const WavExportOptions& opt, WavExportStats* stats) {
+  return Export(
+      streams, path, [&](WavWriter& w, uint32_t rate) { return w.Open(path, 2, rate); }, opt,
+      stats);
+}
+
+absl::Status ExportWavToFd(const std::vector<ExportStream>& streams, int fd,
+                           const std::string& name, const WavExportOptions& opt,
+                           WavExportStats* stats) {
+  return Export(
+      streams, name, [&](WavWriter& w, uint32_t rate) { return w.OpenFd(fd, name, 2, rate); },
+      opt, stats);
 }
 
 }  // namespace callvault::exporter

@@ -13,8 +13,10 @@
 // SSRC, a codec with another RTP clock, or a timestamp more than 2 s away from the capture
 // clock re-anchors to capture time. Gaps (loss, silence suppression, DTMF, hold) stay
 // silent; duplicates (same SSRC + sequence number) are decoded once; telephone-event and
-// CN are not audio. Encrypted (SRTP/ZRTP) streams cannot be decoded: their channel stays
-// silent and `encrypted_packets` counts them.
+// CN are not audio. SRTP streams are decrypted with ExportStream::srtp (the SDES keys the
+// sender announced, srtp_decryptor.h): a packet that fails authentication is counted in
+// `srtp_auth_failures` and stays silence, never garbage audio. Encrypted streams without
+// keys (DTLS-SRTP, ZRTP, keys not recorded) stay silent and `encrypted_packets` counts them.
 // Memory: streams are merged by capture time and samples leave for the file once they are
 // 1 s behind the merge point, so memory is bounded by the reorder horizon, not the call
 // length. Control path; allocates.
@@ -28,6 +30,7 @@
 #include "absl/status/status.h"
 #include "appliance/common/call_record.h"
 #include "appliance/export/frame_source.h"
+#include "appliance/export/srtp_decryptor.h"
 #include "appliance/media/codec.h"
 
 namespace callvault::exporter {
@@ -39,6 +42,7 @@ struct ExportStream {
   media::PayloadMap payloads;          // PT -> codec (static types pre-filled)
   std::vector<media::Codec> codecs;    // codecs seen (rate hint)
   bool encrypted = false;
+  SrtpDecryptor* srtp = nullptr;       // keys for an encrypted stream (may be null)
   FrameSource* frames = nullptr;       // RTP frames of the leg, capture order
 };
 
@@ -54,7 +58,9 @@ struct WavExportStats {
   uint64_t duplicates = 0;
   uint64_t not_audio = 0;          // telephone-event, CN, RTCP, STUN, not UDP
   uint64_t undecodable = 0;        // unknown codec or corrupt payload
-  uint64_t encrypted_packets = 0;
+  uint64_t encrypted_packets = 0;  // encrypted, no key to try
+  uint64_t srtp_decrypted = 0;
+  uint64_t srtp_auth_failures = 0; // no key authenticates the packet (wrong key, tampered)
   uint64_t late_samples = 0;       // arrived after their position was written
   uint64_t reanchors = 0;
   uint64_t first_ns = 0;           // t0
@@ -63,6 +69,11 @@ struct WavExportStats {
 [[nodiscard]] absl::Status ExportWav(const std::vector<ExportStream>& streams,
                                      const std::string& path, const WavExportOptions& options,
                                      WavExportStats* stats);
+// The same into a descriptor (a seekable regular file at offset 0; not closed); `name`
+// names it in errors.
+[[nodiscard]] absl::Status ExportWavToFd(const std::vector<ExportStream>& streams, int fd,
+                                         const std::string& name,
+                                         const WavExportOptions& options, WavExportStats* stats);
 
 }  // namespace callvault::exporter
 

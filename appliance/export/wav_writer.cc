@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "appliance/common/status.h"
@@ -51,6 +53,26 @@ absl::Status WavWriter::Open(const std::string& path, uint16_t channels, uint32_
   uint8_t h[44];
   Header(h, channels, rate, 0);
   if (std::fwrite(h, 1, 44, f_) != 44) return ErrnoToStatus(errno, fmt::format("write {}", path));
+  return absl::OkStatus();
+}
+
+absl::Status WavWriter::OpenFd(int fd, const std::string& name, uint16_t channels,
+                              uint32_t rate) {
+  path_ = name;
+  channels_ = channels;
+  rate_ = rate;
+  frames_ = 0;
+  int d = ::dup(fd);
+  if (d < 0) return ErrnoToStatus(errno, fmt::format("dup {}", name));
+  f_ = ::fdopen(d, "wb");
+  if (!f_) {
+    int e = errno;
+    ::close(d);
+    return ErrnoToStatus(e, fmt::format("fdopen {}", name));
+  }
+  uint8_t h[44];
+  Header(h, channels, rate, 0);
+  if (std::fwrite(h, 1, 44, f_) != 44) return ErrnoToStatus(errno, fmt::format("write {}", name));
   return absl::OkStatus();
 }
 

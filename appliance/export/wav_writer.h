@@ -22,6 +22,10 @@ class WavWriter {
   WavWriter& operator=(const WavWriter&) = delete;
 
   [[nodiscard]] absl::Status Open(const std::string& path, uint16_t channels, uint32_t rate);
+  // Writes into a duplicate of `fd` (a seekable regular file, from offset 0); `name`
+  // names it in errors. The caller keeps and closes `fd`.
+  [[nodiscard]] absl::Status OpenFd(int fd, const std::string& name, uint16_t channels,
+                                    uint32_t rate);
   // Interleaved samples; size must be a multiple of channels.
   [[nodiscard]] absl::Status Write(std::span<const int16_t> interleaved);
   [[nodiscard]] absl::Status Close();
