@@ -15,7 +15,11 @@
 // the input callvaultd exits 0 with everything sealed when dpdk.stop_at_eof is true, and
 // otherwise keeps serving the control socket until a signal.
 // Metrics: Prometheus text written every second to <dir of control.socket>/callvaultd.prom
-// (node_exporter textfile collector); `callvault status` shows the same counters.
+// (node_exporter textfile collector); `callvault status` shows the same counters and
+// `callvault metrics` returns the same text over the control socket.
+// systemd (Type=notify, dpdk_app/daemon_notify.h): READY=1 once capture runs, STATUS=
+// once a second, WATCHDOG=1 every WatchdogSec/2 from the main loop, STOPPING=1 when the
+// stop begins (signal, or end of input with stop_at_eof).
 // Online `ingest` is refused (the capture owns the single store writer).
 #include <sys/stat.h>
 
@@ -37,6 +41,7 @@
 #include "appliance/pipeline/engine_pipeline.h"
 #include "cli/commands/hooks.h"
 #include "cli/commands/session.h"
+#include "dpdk_app/daemon_notify.h"
 #include "dpdk_app/daemon_pcap.h"
 #include "dpdk_app/daemon_state.h"
 #include "dpdk_app/dpdk_run.h"
@@ -86,13 +91,15 @@ std::string Describe(const Config& c) {
   return s;
 }
 
-// Runs on the main thread about every 200 ms while capturing: SIGHUP reload, metrics.
+// Runs on the main thread about every 20-200 ms while capturing: SIGHUP reload,
+// metrics, systemd notification (the watchdog pings prove the main loop turns).
 class Ticker {
  public:
   Ticker(const Config& config, calls::AgentDirectoryHandle* directory,
          dpdk::DaemonState* state)
       : config_(config), directory_(directory), state_(state),
-        metrics_path_(Dirname(config.control.socket) + "/callvaultd.prom") {}
+        metrics_path_(Dirname(config.control.socket) + "/callvaultd.prom"),
+        notify_(dpdk::SdNotifier::FromEnvironment()) {}
 
   void Tick() {
     if (dpdk::TakeReloadRequest()) {
@@ -114,7 +121,16 @@ class Ticker {
       next_metrics_ = now + std::chrono::seconds(1);
       WriteMetrics();
     }
+    if (state_->running()) notify_.Ready();
+    if (dpdk::StopRequested()) notify_.Stopping();
+    notify_.Tick(now, [this] { return StatusLine(); });
   }
+  // The input ended (files): ready for control-socket use even if capture never ran.
+  void InputEnded() {
+    input_ended_ = true;
+    notify_.Ready();
+  }
+  void Stopping() { notify_.Stopping(); }
   void WriteMetrics() {
     absl::Status s = state_->WritePrometheusFile(metrics_path_);
     if (!s.ok() && !metrics_warned_) {
@@ -127,7 +143,23 @@ class Ticker {
   const Config& config_;
   calls::AgentDirectoryHandle* directory_;
   dpdk::DaemonState* state_;
+  // systemd's STATUS= line: what runs, frames, drops, active calls.
+  std::string StatusLine() const {
+    const dpdk::EngineCounters c = state_->Snapshot();
+    uint64_t frames = 0, dropped = 0;
+    for (const auto& q : c.queues) frames += q.frames;
+    for (const auto& [name, value] : dpdk::Drops(c)) dropped += value;
+    const char* what = dpdk::StopRequested() ? "stopping"
+                       : input_ended_        ? "input ended, serving"
+                       : state_->running()   ? "capturing"
+                                             : "starting";
+    return fmt::format("{} ({}): {} frames, {} dropped, {} active calls", what,
+                       config_.capture.source, frames, dropped, c.active_calls);
+  }
+
   std::string metrics_path_;
+  dpdk::SdNotifier notify_;
+  bool input_ended_ = false;
   std::chrono::steady_clock::time_point next_metrics_{};
   bool metrics_warned_ = false;
 };
@@ -221,6 +253,8 @@ int main(int argc, char** argv) {
     last_disk_poll = now;
     (void)disk.Poll();  // an error keeps the last state; the next poll retries
   };
+  // The same state in the Prometheus metrics file (callvault_disk_*).
+  state.SetExtraPrometheus([&disk] { return retention::RenderDiskPrometheus(disk); });
   base.capture_status = [&state, &disk] {
     nlohmann::json j = state.StatusJson();
     j["disk"] = {{"state", std::string(retention::DiskStateName(disk.state()))},
@@ -234,6 +268,8 @@ int main(int argc, char** argv) {
     }
     return j;
   };
+  // `callvault metrics`: the text of the metrics file, built fresh for each request.
+  base.capture_metrics = [&state] { return state.Prometheus(); };
   cli::InstallHooks(base, &config);
   base.ingest = nullptr;  // the capture owns the store's single writer
   absl::StatusOr<cli::LocalSession> session = cli::OpenLocalSession(so, std::move(base));
@@ -295,6 +331,10 @@ int main(int argc, char** argv) {
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
     PrintSummary(state, took.count(), calls);
   }
+  // A short file can end before the first tick saw the capture running: it did run.
+  if (result.ok() && !dpdk::StopRequested()) ticker.InputEnded();
+  const bool keep_serving = result.ok() && !dpdk::StopRequested() && !config.dpdk.stop_at_eof;
+  if (!keep_serving) ticker.Stopping();  // before the final sync, which may take a while
   if (result.ok()) result = Annotate(writer->Sync(), "store sync");
   if (result.ok()) result = writer->status();
   if (result.ok() && writer->blocks_dropped() != 0) {
@@ -304,13 +344,14 @@ int main(int argc, char** argv) {
 
   // Input ended without a stop request (files) and stop_at_eof is off: keep serving the
   // control socket (searches of what was captured) until a signal.
-  if (result.ok() && !dpdk::StopRequested() && !config.dpdk.stop_at_eof) {
+  if (keep_serving && result.ok()) {
     std::fprintf(stderr, "callvaultd: input ended; serving the control socket until SIGTERM\n");
     while (!dpdk::StopRequested()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       ticker.Tick();
     }
   }
+  ticker.Stopping();
   control_stop = true;
   control_thread.join();
   if (!result.ok()) return Fail(result);

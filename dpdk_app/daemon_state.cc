@@ -30,9 +30,19 @@ void DaemonState::SetRunning(bool running) {
   running_ = running;
 }
 
+void DaemonState::SetExtraPrometheus(std::function<std::string()> render) {
+  std::lock_guard<std::mutex> lock(mu_);
+  extra_prometheus_ = std::move(render);
+}
+
 EngineCounters DaemonState::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   return counters_;
+}
+
+bool DaemonState::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_;
 }
 
 nlohmann::json DaemonState::StatusJson() const {
@@ -86,16 +96,19 @@ nlohmann::json DaemonState::StatusJson() const {
 std::string DaemonState::Prometheus() const {
   EngineCounters c;
   bool running;
+  std::function<std::string()> extra;
   {
     std::lock_guard<std::mutex> lock(mu_);
     c = counters_;
     running = running_;
+    extra = extra_prometheus_;
   }
   std::string out = RenderPrometheus(c);
   out += "# HELP callvault_daemon_running 1 while callvaultd captures.\n";
   out += "# TYPE callvault_daemon_running gauge\n";
   out += fmt::format("callvault_daemon_running{{source=\"{}\"}} {}\n", source_,
                      running ? 1 : 0);
+  if (extra) out += extra();
   return out;
 }
 

@@ -11,6 +11,7 @@
 #define CALLVAULT_DPDK_APP_DAEMON_STATE_H_
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -31,14 +32,19 @@ class DaemonState {
   // A sticky alarm line (deduplicated), e.g. a store flush error.
   void AddAlarm(const std::string& alarm);
   void SetRunning(bool running);
+  // More Prometheus text appended after the engine's (e.g. the disk guard's metrics,
+  // storage/retention/disk_guard.h); called on the control thread by Prometheus().
+  void SetExtraPrometheus(std::function<std::string()> render);
 
   EngineCounters Snapshot() const;
+  bool running() const;
   // "running" is true once every source is open and polled (tests wait for it).
   // {"source","detail","running","active_calls","ports":[..],"queues":[..],"rings":[..],
   //  "drops":{name:value} (every drop counter, zeros included),"dropped_total",
   //  "pipeline":{name:value},"alarms":[..]}. A non-zero drop adds an alarm line.
   nlohmann::json StatusJson() const;
-  // RenderPrometheus() of the snapshot plus callvault_daemon_up / _running.
+  // RenderPrometheus() of the snapshot plus callvault_daemon_up / _running, then the
+  // extra text (SetExtraPrometheus).
   std::string Prometheus() const;
   // Writes Prometheus() to `path` atomically (path.tmp, rename): node_exporter's
   // textfile collector reads it.
@@ -51,6 +57,7 @@ class DaemonState {
   bool running_ = false;
   EngineCounters counters_;
   std::vector<std::string> alarms_;
+  std::function<std::string()> extra_prometheus_;
 };
 
 }  // namespace callvault::dpdk

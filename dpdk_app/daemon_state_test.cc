@@ -105,5 +105,20 @@ TEST(DaemonState, PrometheusFileWrittenAtomically) {
   EXPECT_NE(std::string(bad.message()).find("/nonexistent_dir_cv/x.prom"), std::string::npos);
 }
 
+TEST(DaemonState, ExtraPrometheusTextIsAppended) {
+  DaemonState s("pcap", "");
+  const std::string base = s.Prometheus();
+  int calls = 0;
+  s.SetExtraPrometheus([&calls] {
+    ++calls;
+    return std::string("# HELP callvault_disk_alarm a\n# TYPE callvault_disk_alarm gauge\n"
+                       "callvault_disk_alarm 1\n");
+  });
+  const std::string text = s.Prometheus();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(text, base + "# HELP callvault_disk_alarm a\n# TYPE callvault_disk_alarm gauge\n"
+                         "callvault_disk_alarm 1\n");
+}
+
 }  // namespace
 }  // namespace callvault::dpdk

@@ -22,7 +22,7 @@ namespace callvault::control {
 namespace {
 
 TEST(RolesTest, RequiredRolesFollowTheContract) {
-  for (const char* c : {"status", "search", "show", "export"}) {
+  for (const char* c : {"status", "metrics", "search", "show", "export"}) {
     EXPECT_TRUE(Allowed(kRoleReviewer, c)) << c;
     EXPECT_TRUE(Allowed(kRoleAdmin, c)) << c;
     EXPECT_FALSE(Allowed(kRoleAuditor, c)) << c;

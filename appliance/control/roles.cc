@@ -23,7 +23,7 @@ std::string RolesName(Roles roles) {
 }
 
 Roles RequiredRoles(std::string_view c) {
-  if (c == "status" || c == "search" || c == "show" || c == "export") {
+  if (c == "status" || c == "metrics" || c == "search" || c == "show" || c == "export") {
     return kRoleReviewer | kRoleAdmin;
   }
   if (c == "ingest" || c == "hold" || c == "retention" || c == "keys" || c == "verify") {

@@ -4,7 +4,7 @@
 // ControlConfig's admins/reviewers/auditors lists. Each entry is a user name, "group:NAME"
 // (primary or supplementary group membership, from the system group database) or
 // "uid:N". Output: a Principal with the set of roles the user holds.
-// Rules: reviewer may run status, search, show, export; admin may run those and ingest,
+// Rules: reviewer may run status, metrics, search, show, export; admin may run those and ingest,
 // hold, retention, keys, verify; auditor may run audit only (separation of duties: an
 // admin is not an auditor unless listed as one). Anyone else holds no role and is denied.
 // Thread: RoleMap is immutable after construction; Resolve() uses the reentrant

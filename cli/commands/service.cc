@@ -124,6 +124,7 @@ CommandService::Outcome CommandService::Run(const std::string& cmd, const nlohma
   if (cmd == "export") return Export(args, fd, progress);
   if (fd >= 0) ::close(fd);
   if (cmd == "status") return Status();
+  if (cmd == "metrics") return Metrics();
   if (cmd == "search") return Search(args);
   if (cmd == "show") return Show(args);
   if (cmd == "hold") return Hold(args, *who_);
@@ -190,6 +191,20 @@ CommandService::Outcome CommandService::Status() {
   }
   j["alarms"] = alarms;
   o.result = j;
+  return o;
+}
+
+// {"format":"prometheus-text-0.0.4","text":"..."}: the same text callvaultd writes to
+// its textfile-collector file. Only a running daemon has counters.
+CommandService::Outcome CommandService::Metrics() {
+  Outcome o;
+  if (!opt_.capture_metrics) {
+    o.exit = static_cast<int>(ExitCode::kUnavailable);
+    o.error = "metrics: no capture runs in this process (offline); ask the daemon "
+              "(callvault --config FILE metrics while callvaultd runs)";
+    return o;
+  }
+  o.result = {{"format", "prometheus-text-0.0.4"}, {"text", opt_.capture_metrics()}};
   return o;
 }
 

@@ -53,6 +53,8 @@ using ExportFn = std::function<absl::StatusOr<nlohmann::json>(
 
 // The daemon's capture state for `status` (source, rates, drops, active calls, alarms).
 using CaptureStatusFn = std::function<nlohmann::json()>;
+// The daemon's counters as Prometheus text for `metrics` (dpdk_app/daemon_state.h).
+using CaptureMetricsFn = std::function<std::string()>;
 
 struct ServiceOptions {
   Store* store = nullptr;               // required
@@ -65,6 +67,7 @@ struct ServiceOptions {
   RetentionFn retention;
   ExportFn export_call;
   CaptureStatusFn capture_status;
+  CaptureMetricsFn capture_metrics;   // unset offline: `metrics` answers exit 5
 };
 
 class CommandService {
@@ -91,6 +94,7 @@ class CommandService {
   Outcome Run(const std::string& cmd, const nlohmann::json& args, int fd,
               const control::ProgressFn& progress);
   Outcome Status();
+  Outcome Metrics();
   Outcome Search(const nlohmann::json& args);
   Outcome Show(const nlohmann::json& args);
   Outcome Export(const nlohmann::json& args, int fd, const control::ProgressFn& progress);

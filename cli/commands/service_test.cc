@@ -88,6 +88,44 @@ TEST_F(ServiceTest, SearchFindsAndAuditsBlindCriteria) {
   EXPECT_EQ(ss.str().find(rec_.agent.name), std::string::npos);
 }
 
+TEST_F(ServiceTest, MetricsFromTheDaemonHookRoleCheckedAndAudited) {
+  // Offline (no capture in this process): unavailable, and still audited.
+  auto r = Run(reviewer_, "metrics", nlohmann::json::object());
+  EXPECT_EQ(r["exit"], 5) << r.dump();
+  EXPECT_EQ(Last().action, "metrics");
+  // As the daemon wires it: the hook's text, verbatim.
+  const std::string text =
+      "# HELP callvault_queue_frames_total Frames.\n# TYPE callvault_queue_frames_total "
+      "counter\ncallvault_queue_frames_total{port=\"0\",queue=\"0\",lcore=\"1\"} 42\n";
+  ServiceOptions o;
+  o.store = session_.store.get();
+  o.audit = session_.audit.get();
+  o.mode = "online";
+  o.capture_metrics = [&text] { return text; };
+  auto online = CommandService::Create(std::move(o));
+  ASSERT_TRUE(online.ok()) << online.status();
+  for (const Principal* p : {&reviewer_, &admin_}) {
+    r = online->Handle(*p, control::MakeRequest("metrics", nlohmann::json::object()), -1, {});
+    EXPECT_EQ(r["exit"], 0) << r.dump();
+    EXPECT_EQ(r["result"]["text"], text);
+    EXPECT_EQ(r["result"]["format"], "prometheus-text-0.0.4");
+    EXPECT_EQ(Last().action, "metrics");
+    EXPECT_EQ(Last().result, "ok");
+    EXPECT_EQ(Last().user, p->user);
+  }
+  for (const Principal* p : {&auditor_, &nobody_}) {
+    r = online->Handle(*p, control::MakeRequest("metrics", nlohmann::json::object()), -1, {});
+    EXPECT_EQ(r["exit"], 3) << r.dump();
+    EXPECT_FALSE(r["result"].is_object() && r["result"].contains("text")) << r.dump();
+    EXPECT_EQ(Last().action, "denied:metrics");
+    EXPECT_EQ(Last().user, p->user);
+  }
+  // Arguments are refused like for every command.
+  r = online->Handle(reviewer_, control::MakeRequest("metrics", {{"path", "/etc/shadow"}}),
+                     -1, {});
+  EXPECT_EQ(r["exit"], 2) << r.dump();
+}
+
 TEST_F(ServiceTest, NothingFoundIsExitOne) {
   auto r = Run(reviewer_, "search", {{"ani", "+12025550100"}});
   EXPECT_EQ(r["exit"], 1);

@@ -88,6 +88,7 @@ std::string RenderTable(const std::vector<std::string>& header,
 std::string RenderHuman(const std::string& cmd, const std::string& sub,
                         const nlohmann::json& result) {
   if (result.is_null()) return "";
+  if (cmd == "metrics") return result.value("text", std::string());  // verbatim
   if (cmd == "search") {
     if (result.empty()) return "";
     std::vector<std::vector<std::string>> rows;
@@ -108,6 +109,11 @@ std::string RenderHuman(const std::string& cmd, const std::string& sub,
     std::string ids;
     for (const auto& s : result["sip_call_ids"]) ids += (ids.empty() ? "" : ", ") + S(s);
     head["sip_call_ids"] = ids;
+    if (result.contains("codecs")) {
+      std::string codecs;
+      for (const auto& c : result["codecs"]) codecs += (codecs.empty() ? "" : ", ") + S(c);
+      head["codecs"] = codecs.empty() ? nlohmann::json() : nlohmann::json(codecs);
+    }
     return Pairs(head) + Legs(result);
   }
   if (cmd == "hold" && sub == "list") {
@@ -154,8 +160,14 @@ std::string RenderHuman(const std::string& cmd, const std::string& sub,
     return out;
   }
   if (cmd == "export") {
-    return fmt::format("wrote {} of call {}\n", S(result.value("output", nlohmann::json("file"))),
-                       S(result["call_id"]));
+    std::string out = fmt::format("wrote {} of call {}\n",
+                                  S(result.value("output", nlohmann::json("file"))),
+                                  S(result["call_id"]));
+    // One line per leg whose audio could not be produced (e.g. SRTP without keys).
+    if (result.contains("warnings")) {
+      for (const auto& w : result["warnings"]) out += "  warning: " + S(w) + "\n";
+    }
+    return out;
   }
   return Pairs(result);
 }

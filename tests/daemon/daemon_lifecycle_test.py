@@ -13,12 +13,23 @@ Needs root (the socket group is "root"; the DPDK run needs EAL). Checks:
   - SIGHUP reloads the agent directory (and keeps the old one when the new file is bad),
     the daemon stays up;
   - SIGTERM: exit 0, the store verifies offline, the calls are there;
+  - `callvault metrics` (online) prints Prometheus text: every line parses as text format
+    0.0.4, the frame and drop families are there, frames agree with `status` and with the
+    capture file's record count, drops are zero; a reviewer may run it, an auditor-only
+    user is refused (exit 3); both are in the audit log;
+  - sd_notify (a bound abstract datagram socket standing in for systemd, WATCHDOG_USEC
+    1 s): READY=1 once, STATUS= lines, WATCHDOG=1 about every 0.5 s, STOPPING=1 once on
+    SIGTERM and nothing but STATUS/WATCHDOG after it;
   - a second daemon on the same socket/store is refused with one line.
 """
 import json
 import os
+import re
 import signal
+import socket
 import stat
+import struct
+import threading
 import subprocess
 import sys
 import time
@@ -79,11 +90,17 @@ def online(c, s, callvaultd, callvault, callgen):
     want_calls = len(man["calls"]) if isinstance(man, dict) and "calls" in man else 10
     sock = s.path("run", "control.sock")
     store = s.path("store")
+    # uid 65534 is a reviewer, uid 65533 only an auditor (both in group root, so the
+    # 0660 socket lets them connect and the role map decides).
     cfg = du.write_config(s.path("online.toml"), store=store, key=s.key, socket=sock,
-                          files=[cap], stop_at_eof=False, agents=agents)
+                          files=[cap], stop_at_eof=False, agents=agents,
+                          reviewers=["uid:65534"], auditors=["root", "uid:65533"])
     errf = s.path("daemon.stderr")
+    notify = NotifyListener()
+    env = dict(os.environ, NOTIFY_SOCKET=notify.name, WATCHDOG_USEC="1000000")
+    env.pop("WATCHDOG_PID", None)
     d = subprocess.Popen([callvaultd, "--config", cfg], stdout=subprocess.DEVNULL,
-                         stderr=open(errf, "w"))
+                         stderr=open(errf, "w"), env=env)
     try:
         def stderr_has(t):
             with open(errf) as f:
@@ -114,6 +131,7 @@ def online(c, s, callvaultd, callvault, callgen):
         text = open(prom).read() if os.path.exists(prom) else ""
         c.ok("callvault_port_ipackets_total" in text or "callvault_" in text,
              f"Prometheus file {os.path.basename(prom)} written")
+        metrics(c, callvault, cfg, cap, cap_st, text)
 
         # A second daemon on the same store and socket: refused, one line.
         p = du.run([callvaultd, "--config", cfg], timeout=30)
@@ -133,18 +151,173 @@ def online(c, s, callvaultd, callvault, callgen):
         c.ok(wait_text(errf, "reloaded", 5, count=2), "SIGHUP after the file is back: reloaded")
         c.ok(d.poll() is None, "daemon still running after SIGHUP")
 
+        time.sleep(1.6)  # a few watchdog periods while serving
+        before_term = notify.drain()
         d.send_signal(signal.SIGTERM)
         c.eq(d.wait(timeout=60), 0, "SIGTERM -> exit 0")
+        check_notify(c, before_term, notify.drain())
         c.ok(not os.path.exists(sock), "socket removed at exit")
         after = du.search_all(callvault, store, s.key)
         c.eq(len(after), want_calls, "offline search after exit finds every call")
         v = du.offline(callvault, store, s.key, "verify", "--json")
         c.eq(v.returncode, 0, "store verifies after exit")
     finally:
+        notify.close()
         if d.poll() is None:
             d.kill()
             d.wait()
         print("     daemon stderr: " + open(errf).read().strip()[-800:], flush=True)
+
+
+# One Prometheus text-format (0.0.4) sample: name, optional {label="value",...}, value,
+# optional timestamp.
+_LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:' + _LABEL + r'(?:,' + _LABEL +
+                     r')*,?)?\})? ([-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|NaN|Inf))'
+                     r'( -?[0-9]+)?$')
+_TYPE = re.compile(r'^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$')
+
+
+def parse_prometheus(text):
+    """Returns ([(name, labels, value)], [bad lines]); a sample needs its family's TYPE."""
+    samples, bad, typed = [], [], set()
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            m = _TYPE.match(line)
+            if m:
+                typed.add(m.group(1))
+            elif not line.startswith("# HELP "):
+                bad.append(line)
+            continue
+        m = _SAMPLE.match(line)
+        if not m or m.group(1) not in typed:
+            bad.append(line)
+            continue
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                 m.group(2) or ""))
+        samples.append((m.group(1), labels, float(m.group(3))))
+    return samples, bad
+
+
+def pcap_records(path):
+    """Record count of a classic pcap file (callgen's output), by walking its headers."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    end = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    off, n = 24, 0
+    while off + 16 <= len(data):
+        incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
+        off += 16 + incl
+        n += 1
+    return n
+
+
+def as_user(uid):
+    def drop():
+        os.setgroups([])
+        os.setgid(0)
+        os.setuid(uid)
+    return drop
+
+
+def metrics(c, callvault, cfg, cap, status, file_text):
+    p = du.run([callvault, "--config", cfg, "metrics"])
+    c.eq(p.returncode, 0, f"metrics (root, admin): exit 0 ({p.stderr.strip()[:200]})")
+    samples, bad = parse_prometheus(p.stdout)
+    c.eq(bad[:5], [], "metrics: every line is Prometheus text (HELP/TYPE/sample)")
+    names = {n for n, _, _ in samples}
+    for fam in ("callvault_port_ipackets_total", "callvault_queue_frames_total",
+                "callvault_queue_drops_total", "callvault_daemon_running"):
+        c.ok(fam in names, f"metrics: family {fam} present")
+    # libpcap mode has no rings: the family is declared, its samples come with DPDK.
+    c.ok("# TYPE callvault_ring_full_drops_total counter" in p.stdout,
+         "metrics: family callvault_ring_full_drops_total declared")
+    frames = sum(v for n, _, v in samples if n == "callvault_queue_frames_total")
+    st_frames = sum(q.get("frames", 0) for q in status.get("queues", []))
+    c.eq(int(frames), st_frames, "metrics: frames equal status queue frames")
+    c.eq(int(frames), pcap_records(cap), "metrics: frames equal the capture's record count")
+    drops = [(n, l, v) for n, l, v in samples if n.endswith("drops_total") and v != 0]
+    c.eq(drops, [], "metrics: every drop counter is zero")
+    c.ok(any(n == "callvault_queue_drops_total" and l.get("reason") for n, l, _ in samples),
+         "metrics: drop counters carry a reason label")
+    file_names = {n for n, _, _ in parse_prometheus(file_text)[0]}
+    c.eq(sorted(names), sorted(file_names), "metrics: same families as the metrics file")
+    pj = du.run([callvault, "--config", cfg, "metrics", "--json"])
+    j = json.loads(pj.stdout) if pj.returncode == 0 else {}
+    c.eq(j.get("format"), "prometheus-text-0.0.4", "metrics --json: format")
+    c.ok(parse_prometheus(j.get("text", ""))[1] == [] and "callvault_queue_frames_total" in
+         j.get("text", ""), "metrics --json: the same text in .text")
+
+    # Roles: a reviewer may, an auditor-only user may not.
+    p = du.run([callvault, "--config", cfg, "metrics"], preexec_fn=as_user(65534))
+    c.ok(p.returncode == 0 and "callvault_queue_frames_total" in p.stdout,
+         f"metrics as a reviewer (uid 65534): exit {p.returncode} {p.stderr.strip()[:200]!r}")
+    p = du.run([callvault, "--config", cfg, "metrics"], preexec_fn=as_user(65533))
+    c.ok(p.returncode == 3 and "access denied" in p.stderr and p.stdout == "",
+         f"metrics as an auditor only (uid 65533): refused, exit {p.returncode} "
+         f"{p.stderr.strip()[:200]!r}")
+    p = du.run([callvault, "--config", cfg, "audit", "list", "--json"])
+    recs = json.loads(p.stdout) if p.returncode == 0 else []
+    acts = [(r.get("uid"), r.get("action"), r.get("result")) for r in recs
+            if "metrics" in str(r.get("action"))]
+    c.ok((65534, "metrics", "ok") in acts and (65533, "denied:metrics", "denied") in acts,
+         f"metrics requests are audited, allowed and denied: {acts[-4:]}")
+
+
+class NotifyListener:
+    """An abstract AF_UNIX datagram socket standing in for systemd's notify socket. Like
+    systemd it reads continuously (a thread): the kernel queues only a few datagrams."""
+
+    def __init__(self):
+        self.name = f"@callvault-life-notify-{os.getpid()}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.name[1:])
+        self.sock.settimeout(0.05)
+        self.lock = threading.Lock()
+        self.got = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while not self.stop:
+            try:
+                m = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            with self.lock:
+                self.got.append(m)
+
+    def drain(self):
+        time.sleep(0.2)  # let the reader catch up
+        with self.lock:
+            out, self.got = self.got, []
+        return out
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def check_notify(c, running, stopping):
+    keys = [m.split("=", 1)[0] for m in running]
+    c.eq(running.count("READY=1"), 1, "sd_notify: READY=1 exactly once")
+    c.ok(all(k in ("READY", "STATUS", "WATCHDOG") for k in keys),
+         f"sd_notify: only READY/STATUS/WATCHDOG while running: {sorted(set(keys))}")
+    st = [m for m in running if m.startswith("STATUS=")]
+    c.ok(any("input ended" in m and "0 dropped" in m for m in st),
+         f"sd_notify: STATUS line after the input ended: {st[-1:]}")
+    # The run lasted several seconds: STATUS about 1/s, WATCHDOG about 2/s.
+    c.ok(keys.count("WATCHDOG") >= 2 * keys.count("STATUS") - 3 and keys.count("STATUS") >= 3,
+         f"sd_notify: WATCHDOG every WATCHDOG_USEC/2 ({keys.count('WATCHDOG')} pings, "
+         f"{keys.count('STATUS')} status lines)")
+    c.eq(stopping.count("STOPPING=1"), 1, "sd_notify: STOPPING=1 once after SIGTERM")
+    c.ok(all(m.split("=", 1)[0] in ("STATUS", "WATCHDOG", "STOPPING") for m in stopping),
+         f"sd_notify: no READY after SIGTERM: {stopping}")
 
 
 def wait_text(path, text, timeout, count=1):

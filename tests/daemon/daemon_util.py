@@ -77,7 +77,8 @@ def toml_list(values):
 
 
 def write_config(path, *, store, key, socket, source="pcap", files=(), interfaces=(),
-                 eal_args=(), stop_at_eof=True, agents="", extra=""):
+                 eal_args=(), stop_at_eof=True, agents="", extra="", reviewers=(),
+                 auditors=("root",)):
     lines = ["[capture]", f'source = "{source}"']
     if files:
         lines.append(f"files = {toml_list(list(files))}")
@@ -88,7 +89,8 @@ def write_config(path, *, store, key, socket, source="pcap", files=(), interface
     lines += ["[agents]", f'directory = "{agents}"', ""]
     lines += ["[store]", f'path = "{store}"', f'key_file = "{key}"', ""]
     lines += ["[control]", f'socket = "{socket}"', 'group = "root"', 'admins = ["root"]',
-              'reviewers = []', 'auditors = ["root"]', ""]
+              f"reviewers = {toml_list(list(reviewers))}",
+              f"auditors = {toml_list(list(auditors))}", ""]
     text = "\n".join(lines) + extra
     with open(path, "w") as f:
         f.write(text)
