@@ -40,7 +40,8 @@ class SectionReader {
   void Bool(const char* key, bool* out) {
     const toml::node* n = Find(key, false);
     if (n == nullptr) return;
-    if (auto v = n->value<bool>()) {
+    // is_boolean(): toml++'s value<bool>() would also accept an integer (1 -> true).
+    if (auto v = n->value<bool>(); v && n->is_boolean()) {
       *out = *v;
     } else {
       Fail(Key(key), "must be true or false");
@@ -200,6 +201,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view 
     r.Int("mbuf_cache", &c.dpdk.mbuf_cache, 0, 512);
     r.Int("rx_descriptors", &c.dpdk.rx_descriptors, 64, 32768);
     r.Int("ring_size", &c.dpdk.ring_size, 64, 1 << 24);
+    r.Int("ring_bytes", &c.dpdk.ring_bytes, 1 << 20, kI64);
     r.Bool("stop_at_eof", &c.dpdk.stop_at_eof);
     if (st.ok() && !IsPowerOfTwo(c.dpdk.ring_size)) {
       r.Fail("dpdk.ring_size", fmt::format("must be a power of two, got {}", c.dpdk.ring_size));
@@ -211,6 +213,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view 
     r.Int("frag_max_datagrams", &c.decode.frag_max_datagrams, 1, 1 << 22);
     r.Int("frag_max_bytes", &c.decode.frag_max_bytes, 65536, kI64);
     r.Int("frag_timeout_ms", &c.decode.frag_timeout_ms, 100, 600000);
+    r.Bool("verify_checksums", &c.decode.verify_checksums);
     r.RejectUnknown();
   }
   {
@@ -259,6 +262,13 @@ absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view 
     r.Str("sync", &c.store.sync);
     r.Int("sync_interval_ms", &c.store.sync_interval_ms, 1, 60000);
     r.Int("disk_floor_bytes", &c.store.disk_floor_bytes, 0, kI64);
+    r.Int("merge_below_bytes", &c.store.merge_below_bytes, 0, kI64);
+    r.Int("merge_target_bytes", &c.store.merge_target_bytes, 1 << 20, kI64);
+    if (st.ok() && c.store.merge_target_bytes < c.store.merge_below_bytes) {
+      r.Fail("store.merge_target_bytes",
+             fmt::format("must be >= store.merge_below_bytes ({}), got {}",
+                         c.store.merge_below_bytes, c.store.merge_target_bytes));
+    }
     if (st.ok() && c.store.sync != "flush" && c.store.sync != "interval") {
       r.Fail("store.sync",
              fmt::format("must be \"flush\" or \"interval\", got \"{}\"", c.store.sync));

@@ -34,6 +34,7 @@ struct DpdkConfig {
   uint32_t mbuf_cache = 256;
   uint32_t rx_descriptors = 1024;
   uint32_t ring_size = 16384;             // worker -> writer ring entries (power of two)
+  uint64_t ring_bytes = 128ull << 20;     // block payload bytes in flight per worker ring
   bool stop_at_eof = false;               // net_pcap file runs: stop when the file ends
 };
 
@@ -41,6 +42,10 @@ struct DecodeConfig {
   uint32_t frag_max_datagrams = 4096;     // datagrams under reassembly at once
   uint64_t frag_max_bytes = 16 << 20;     // bytes held by reassembly
   uint32_t frag_timeout_ms = 30000;
+  // Verify UDP/TCP checksums (counted as decode.bad_*_checksum, never dropped). Off saves
+  // ~1 ns per 64 payload bytes where SPAN copies carry offloaded (unfilled) checksums
+  // anyway; the IPv4 header checksum is always verified.
+  bool verify_checksums = true;
 };
 
 struct SipConfig {
@@ -75,12 +80,17 @@ struct MediaConfig {
 struct StoreConfig {
   std::string path;                       // required
   std::string key_file;                   // required (master key file, mode 0600)
-  uint32_t block_bytes = 65536;           // seal a media block at this size ...
+  uint32_t block_bytes = 16384;           // seal a media block at this size ...
   uint32_t block_ms = 5000;               // ... or after this long
   uint64_t segment_bytes = 256ull << 20;  // roll segment files at this size
   std::string sync = "flush";             // "flush" (fsync each flush) or "interval"
   uint32_t sync_interval_ms = 1000;
   uint64_t disk_floor_bytes = 1ull << 30; // alarm below this much free space
+  // Nightly merge of the small segments of closed days (storage/maintenance/segment_merge.h):
+  // segments below merge_below_bytes are rewritten into segments of at most
+  // merge_target_bytes. 0 = no merge.
+  uint64_t merge_below_bytes = 16ull << 20;
+  uint64_t merge_target_bytes = 256ull << 20;
 };
 
 struct ControlConfig {

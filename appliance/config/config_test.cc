@@ -32,6 +32,20 @@ TEST(Config, OutOfRangeIsNamedWithValue) {
   EXPECT_EQ(c.status().message(), "capture.rx_queues: must be 1..64, got 0");
 }
 
+TEST(Config, DecodeVerifyChecksums) {
+  auto d = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->decode.verify_checksums);
+  auto off = ParseConfig(std::string(kMinimal) + "[decode]\nverify_checksums = false\n", "t.toml");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->decode.verify_checksums);
+  auto bad = ParseConfig(std::string(kMinimal) + "[decode]\nverify_checksums = 1\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("decode.verify_checksums"),
+            std::string::npos)
+      << bad.status();
+}
+
 TEST(Config, WrongTypeUnknownKeyAndSection) {
   auto t = ParseConfig(std::string(kMinimal) + "[sip]\nports = \"5060\"\n", "t.toml");
   EXPECT_EQ(t.status().message(), "sip.ports: must be an array of integers");
@@ -41,6 +55,26 @@ TEST(Config, WrongTypeUnknownKeyAndSection) {
   EXPECT_EQ(s.status().message(), "bogus: unknown section");
   auto e = ParseConfig(std::string(kMinimal) + "[capture]\nsource = \"netmap\"\n", "t.toml");
   EXPECT_EQ(e.status().message(), "capture.source: must be \"pcap\" or \"dpdk\", got \"netmap\"");
+}
+
+TEST(Config, StoreMergeThresholds) {
+  auto d = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->store.merge_below_bytes, 16ull << 20);
+  EXPECT_EQ(d->store.merge_target_bytes, 256ull << 20);
+  auto off = ParseConfig(std::string(kMinimal) + "merge_below_bytes = 0\n", "t.toml");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->store.merge_below_bytes, 0u);
+  auto bad = ParseConfig(std::string(kMinimal) +
+                             "merge_below_bytes = 67108864\nmerge_target_bytes = 33554432\n",
+                         "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "store.merge_target_bytes: must be >= store.merge_below_bytes (67108864), got "
+            "33554432");
+  auto small = ParseConfig(std::string(kMinimal) + "merge_target_bytes = 1000\n", "t.toml");
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.status().message().substr(0, 25), "store.merge_target_bytes:");
 }
 
 TEST(Config, SyntaxErrorHasPosition) {
