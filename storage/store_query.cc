@@ -300,6 +300,10 @@ absl::StatusOr<std::vector<CallListing>> Store::ListCalls(uint64_t from_ns, uint
 
 absl::Status Store::AddHold(const HoldInfo& hold) {
   StoreImpl& m = *impl_;
+  // Serialised with DestroyCalls: a hold is either in place before a destroy batch reads
+  // the holds (the call is skipped) or is refused because the call is already gone.
+  // Without the lock a hold written while a batch is being built could be missed.
+  std::lock_guard<std::mutex> admin(m.admin_mu);
   SecureBytes dek;
   RETURN_IF_ERROR(m.LoadDek(hold.call_id, &dek));
   HoldInfo h = hold;

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -503,6 +505,40 @@ TEST_F(StoreTest, HoldsAreSealedAndListed) {
   EXPECT_EQ((*l)[0].when_ns, 42u);
   EXPECT_TRUE(*store_->IsHeld(h.call_id));
   EXPECT_FALSE(*store_->IsHeld(written[0].record.call_id));
+}
+
+// A legal hold placed while a purge is destroying calls is never lost: either the hold
+// is in place before the destroy reads the holds (the call survives), or AddHold fails
+// NotFound because the call is already gone. "Hold accepted and call destroyed" is the
+// failure this guards against (AddHold is serialised with DestroyCalls).
+TEST_F(StoreTest, HoldRacingADestroyIsNeverLost) {
+  for (int round = 0; round < 8; ++round) {
+    auto written = WriteCalls(300, kT0 + uint64_t(round) * 86'400'000'000'000ull, round + 7);
+    std::vector<CallId> ids;
+    for (const auto& x : written) ids.push_back(x.record.call_id);
+    CallId target = ids[ids.size() / 2 + round * 10];
+    absl::Status hold_status;
+    std::thread holder([&] {
+      std::this_thread::sleep_for(std::chrono::microseconds(200 * round));
+      hold_status = store_->AddHold({target, "CASE-R", "race", "root", 0});
+    });
+    auto r = store_->DestroyCalls(ids);
+    holder.join();
+    ASSERT_TRUE(r.ok()) << r.status();
+    auto held = store_->IsHeld(target);
+    auto call = store_->GetCall(target);
+    if (hold_status.ok()) {
+      ASSERT_TRUE(held.ok() && *held) << "round " << round;
+      EXPECT_TRUE(call.ok()) << "round " << round << ": held call destroyed";
+      EXPECT_EQ(r->calls, ids.size() - 1);
+      ASSERT_TRUE(store_->RemoveHold(target).ok());
+      ASSERT_TRUE(store_->DestroyCalls(std::vector<CallId>{target}).ok());
+    } else {
+      EXPECT_EQ(hold_status.code(), absl::StatusCode::kNotFound) << hold_status;
+      EXPECT_FALSE(call.ok());
+      EXPECT_EQ(r->calls, ids.size());
+    }
+  }
 }
 
 TEST_F(StoreTest, StartupDiscardsUnsealedLeftovers) {
