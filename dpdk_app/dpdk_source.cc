@@ -118,7 +118,7 @@ absl::StatusOr<size_t> DpdkSource::NextBurst(std::span<Frame> out) {
     f.caplen = out_len;
     f.wirelen = out_len;
     if (pmd_time && (m->ol_flags & ts_flag_)) {
-      f.ts_ns = *RTE_MBUF_DYNFIELD(m, ts_offset_, const uint64_t*) * 1000ull;
+      f.ts_ns = NetPcapMicrosToNs(*RTE_MBUF_DYNFIELD(m, ts_offset_, const uint64_t*));
     } else {
       f.ts_ns = burst_ns != 0 ? burst_ns : NowNs();
     }

@@ -40,6 +40,16 @@ struct rte_mbuf;
 
 namespace callvault::dpdk {
 
+// net_pcap's receive timestamp (microseconds) to nanoseconds. The driver computes
+// `(uint64_t)tv_sec * 1e6 + tv_usec` from libpcap's signed 32-bit seconds, so from
+// 2038-01-19 on the value wraps negative; classic pcap seconds are unsigned (valid to
+// 2106), so a negative value is taken as 2^32 s later.
+inline uint64_t NetPcapMicrosToNs(uint64_t us) {
+  constexpr uint64_t kWrapUs = (uint64_t{1} << 32) * 1'000'000ull;
+  if (static_cast<int64_t>(us) < 0) us += kWrapUs;
+  return us * 1000ull;
+}
+
 class DpdkSource final : public capture::CaptureSource {
  public:
   static constexpr size_t kScratchBytes = 256 * 1024;

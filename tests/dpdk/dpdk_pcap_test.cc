@@ -149,6 +149,21 @@ void ExpectSameAsLibpcap(const std::string& port_name, uint16_t queue,
   EXPECT_TRUE(absl::IsOutOfRange(src.NextBurst(burst).status()));
 }
 
+// What net_pcap hands over for a pcap second s and microsecond u: libpcap's tv_sec is a
+// signed 32-bit value widened to long, then `(uint64_t)tv_sec * 1000000 + tv_usec`.
+uint64_t NetPcapField(uint32_t file_seconds, uint32_t usec) {
+  int64_t tv_sec = static_cast<int32_t>(file_seconds);
+  return static_cast<uint64_t>(tv_sec) * 1000000ull + usec;
+}
+
+TEST(DpdkPcap, TimestampsPast2038AreUnsignedSeconds) {
+  // 2026-11-28, 2038-01-19 03:14:08 (2^31 s), 2040-01-01 and 2106-02-07 06:28:15.
+  for (uint32_t s : {1795824000u, 2147483648u, 2208988800u, 4294967295u}) {
+    EXPECT_EQ(dpdk::NetPcapMicrosToNs(NetPcapField(s, 123456)),
+              uint64_t{s} * 1'000'000'000ull + 123'456'000ull) << s;
+  }
+}
+
 TEST(DpdkPcap, EalAndPortsComeUp) {
   ASSERT_TRUE(GetEal().status.ok()) << GetEal().status;
   EXPECT_EQ(GetEal().ports.size(), Vdevs().size());
