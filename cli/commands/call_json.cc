@@ -55,6 +55,10 @@ nlohmann::json CallSummaryJson(const CallSummary& call) {
           // Codecs signalling negotiated (SDP answers), in order of first use; legs[].codec
           // is what media carried. Stored since record v2 (empty for v1 records).
           {"codecs", r.codecs},
+          // A B2BUA leg recognised late is absorbed into the earlier call: its own record
+          // ends at the merge and names the call that carries on (record v2).
+          {"merged_into", r.merged_into.valid() ? nlohmann::json(r.merged_into.ToString())
+                                                : nlohmann::json()},
           {"legs", std::move(legs)},
           {"dtmf", std::move(dtmf)}};
 }
