@@ -59,6 +59,20 @@ SDP = """      v=0
       a=ptime:20
 """
 
+ACK = f"""  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Alice Caller" <sip:{ANI}@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
 UAC = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="callvault test caller">
   <send retrans="500">
@@ -81,19 +95,7 @@ UAC = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
   <recv response="180" optional="true"/>
   <recv response="486" optional="true" next="busy"/>
   <recv response="200" rtd="true"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Alice Caller" <sip:{ANI}@[local_ip]:[local_port]>;tag=[pid]T[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <nop><action><exec rtp_stream="caller.ulaw,1,0"/></action></nop>
+{ACK}  <nop><action><exec rtp_stream="caller.ulaw,1,0"/></action></nop>
   <pause milliseconds="{TALK_MS}"/>
   <send retrans="500">
     <![CDATA[
@@ -109,19 +111,7 @@ UAC = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
   </send>
   <recv response="200" crlf="true" next="done"/>
   <label id="busy"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Alice Caller" <sip:{ANI}@[local_ip]:[local_port]>;tag=[pid]T[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <label id="done"/>
+{ACK}  <label id="done"/>
 </scenario>
 """
 
