@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_pause.h>
 
 #include <chrono>
 #include <map>
@@ -128,6 +129,13 @@ int DpdkEngine::WorkerMain(void* arg) {
   Frame frames[kBurstSize];
 
   while (!e.stop_.load(std::memory_order_relaxed) && !StopRequested() && active > 0) {
+    // Replaying files, the worker is paced by the writer: when the hand-off is nearly
+    // full it waits instead of reading on (a live port cannot wait: there the ring's
+    // byte budget decides and overflow is a counted ring_full drop).
+    if (all_files && w.sink->congested()) {
+      rte_pause();
+      continue;
+    }
     for (size_t i = 0; i < w.sources.size(); ++i) {
       if (finished[i]) continue;
       absl::StatusOr<size_t> n = w.sources[i]->NextBurst(frames);

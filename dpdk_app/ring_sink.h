@@ -19,7 +19,8 @@
 // Bounds (fixed, from config): at most `size` (dpdk.ring_size) items in flight, and at
 // most `max_bytes` (dpdk.ring_bytes) of block payload capacity in flight to the writer.
 // Drop: when no message is free, the ring is full or the byte budget is used up, the
-// item is counted as "ring_full:<name>" and Push() returns false; never a wait.
+// item is counted as "ring_full:<name>" and Push() returns false; never a wait. (A worker
+// replaying files checks congested() and stops reading instead: see engine.cc.)
 #ifndef CALLVAULT_DPDK_APP_RING_SINK_H_
 #define CALLVAULT_DPDK_APP_RING_SINK_H_
 
@@ -76,6 +77,14 @@ class RingSink final : public PipelineSink {
   }
   // Messages that ever carried something (the rest never touched their memory).
   size_t messages_used() const { return used_; }
+  // Worker side: less than 1/8 of the byte budget or of the messages is left, so one
+  // more burst could overflow. A worker replaying a file waits (stops reading) while
+  // this holds instead of dropping: a file cannot overrun, only a live port can.
+  bool congested() {
+    Reclaim();
+    bool bytes = max_bytes_ != 0 && inflight_bytes() > max_bytes_ / 8 * 7;
+    return bytes || stack_.size() < storage_.size() / 8;
+  }
 
  private:
   RingSink() = default;

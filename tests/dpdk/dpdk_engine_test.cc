@@ -234,6 +234,41 @@ TEST(DpdkEngine, RingSinkReturnsBuffersAndBoundsInFlightBytes) {
   EXPECT_EQ(r.Drain(nullptr, 100), 3u);
 }
 
+// A worker replaying files stops reading while the hand-off is congested (engine.cc),
+// so congestion must show before the budget or the messages run out, and clear once the
+// writer has drained.
+TEST(DpdkEngine, RingSinkCongestionShowsBeforeOverflow) {
+  ASSERT_TRUE(GetEal().status.ok()) << GetEal().status;
+  auto sink = RingSink::Create("t.congest", 64, 0, /*max_bytes=*/16 * 4096);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  RingSink& r = **sink;
+  EXPECT_FALSE(r.congested());
+  int pushed = 0;
+  while (!r.congested()) {
+    PlainBlock b;
+    b.payload.reserve(4096);
+    b.payload.assign(64, 1);
+    ASSERT_TRUE(r.Push(std::move(b))) << "overflowed before congestion showed, at " << pushed;
+    ++pushed;
+  }
+  EXPECT_EQ(pushed, 15) << "more than 7/8 of 16 x 4096 bytes in flight";
+  RingCounters rc;
+  r.FillCounters(&rc);
+  EXPECT_EQ(rc.full_drops, 0u);
+  EXPECT_EQ(r.Drain(nullptr, 100), 15u);
+  EXPECT_FALSE(r.congested()) << "the writer caught up";
+  // Messages run short too: a ring of 64 with no byte budget is congested at 57 in flight.
+  auto msgs = RingSink::Create("t.congest2", 64, 0, /*max_bytes=*/0);
+  ASSERT_TRUE(msgs.ok());
+  int n = 0;
+  while (!(*msgs)->congested()) {
+    ASSERT_TRUE((*msgs)->Push(PlainBlock{})) << n;
+    ++n;
+  }
+  EXPECT_EQ(n, 57);
+  EXPECT_EQ((*msgs)->Drain(nullptr, 100), 57u);
+}
+
 TEST(DpdkEngine, ReplaysFilesThroughPipelinesAndStopsAtEof) {
   ASSERT_TRUE(GetEal().status.ok()) << GetEal().status;
   uint64_t want_frames = 0, want_bytes = 0;
