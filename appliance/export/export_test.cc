@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -100,6 +103,29 @@ calls::MediaSession Session(bool ended, uint64_t ts) {
 
 std::string TmpPath(const char* name) {
   return ::testing::TempDir() + "/callvault_export_" + name;
+}
+
+// Exports stored frame blocks (one source per block) to `path` the way the CLI does:
+// classic pcap into a descriptor, and again from fresh sources as pcapng when a second
+// link type shows up.
+absl::StatusOr<PcapExportStats> ExportToPath(
+    const std::vector<std::span<const uint8_t>>& payloads, const std::string& path) {
+  int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+  if (fd < 0) return absl::InternalError("open " + path);
+  absl::StatusOr<PcapExportStats> st;
+  for (bool pcapng : {false, true}) {
+    std::vector<std::unique_ptr<BlockFrameSource>> sources;
+    std::vector<FrameSource*> ptrs;
+    for (const auto& p : payloads) {
+      sources.push_back(std::make_unique<BlockFrameSource>(std::vector<std::span<const uint8_t>>{p}));
+      ptrs.push_back(sources.back().get());
+    }
+    if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) break;
+    st = ExportPcapToFd(ptrs, fd, path, pcapng);
+    if (!st.ok() || !st->restart_as_pcapng) break;
+  }
+  ::close(fd);
+  return st;
 }
 
 TEST(G711, RoundTripsEveryCode) {
@@ -241,17 +267,15 @@ TEST(ExportWav, TonesPerPartyAlignedWithSilenceForLoss) {
   EXPECT_EQ(st.reanchors, 1u);  // the SSRC change
 
   // pcap export of every stored frame, re-read with libpcap in nanosecond precision.
-  std::vector<std::unique_ptr<BlockFrameSource>> all;
-  std::vector<FrameSource*> ptrs;
   uint64_t stored = 0;
+  std::vector<std::span<const uint8_t>> payloads;
   for (const auto& b : sink.blocks) {
     if (b.info.kind == StreamKind::kEvents) continue;
     stored += b.info.frames;
-    all.push_back(std::make_unique<BlockFrameSource>(std::vector<std::span<const uint8_t>>{b.payload}));
-    ptrs.push_back(all.back().get());
+    payloads.push_back(b.payload);
   }
   std::string pcap_path = TmpPath("call.pcap");
-  auto ps = ExportPcap(ptrs, pcap_path);
+  auto ps = ExportToPath(payloads, pcap_path);
   ASSERT_TRUE(ps.ok()) << ps.status();
   EXPECT_FALSE(ps->pcapng);
   char err_buf[PCAP_ERRBUF_SIZE];
@@ -273,7 +297,7 @@ TEST(ExportWav, TonesPerPartyAlignedWithSilenceForLoss) {
   EXPECT_EQ(n_read, ps->frames);
 }
 
-TEST(ExportPcap, MixedLinkTypesBecomePcapng) {
+TEST(ExportPcap, MixedLinkTypesBecomePcapng) {  // classic first, then the pcapng rerun
   // One Ethernet frame and one raw-IP frame.
   TestPacket a(kCaller, kAgent, {1, 2, 3}, kT0);
   std::vector<uint8_t> rec1, rec2;
@@ -285,9 +309,8 @@ TEST(ExportPcap, MixedLinkTypesBecomePcapng) {
   raw.ts_ns += 1;
   raw.link = LinkType::kRaw;
   AppendFrameRecord(raw, rec2);
-  BlockFrameSource s1({rec1}), s2({rec2});
   std::string path = TmpPath("mixed.pcapng");
-  auto ps = ExportPcap({&s1, &s2}, path);
+  auto ps = ExportToPath({rec1, rec2}, path);
   ASSERT_TRUE(ps.ok()) << ps.status();
   EXPECT_TRUE(ps->pcapng);
   char err_buf[PCAP_ERRBUF_SIZE];

@@ -33,12 +33,6 @@ class Out {
     }
     return absl::OkStatus();
   }
-  absl::Status Open(const std::string& path, const char* mode) {
-    path_ = path;
-    f_ = std::fopen(path.c_str(), mode);
-    if (!f_) return ErrnoToStatus(errno, fmt::format("open {}", path));
-    return absl::OkStatus();
-  }
   absl::Status Put(const void* p, std::size_t n) {
     if (n && std::fwrite(p, 1, n, f_) != n) {
       return ErrnoToStatus(errno, fmt::format("write {}", path_));
@@ -113,76 +107,7 @@ class Pcapng {
   std::map<uint16_t, uint32_t> ifaces_;
 };
 
-// Rewrites the classic pcap written so far as pcapng.
-absl::Status Convert(const std::string& from, Out& to, Pcapng& ng) {
-  std::FILE* f = std::fopen(from.c_str(), "rb");
-  if (!f) return ErrnoToStatus(errno, fmt::format("reopen {}", from));
-  uint32_t gh[6];
-  absl::Status st = absl::OkStatus();
-  if (std::fread(gh, 1, sizeof gh, f) == sizeof gh) {
-    uint32_t h[4];
-    std::vector<uint8_t> buf;
-    while (st.ok() && std::fread(h, 1, sizeof h, f) == sizeof h) {
-      buf.resize(h[2]);
-      if (std::fread(buf.data(), 1, h[2], f) != h[2]) break;
-      Rec r{uint64_t(h[0]) * 1000000000ull + h[1], h[3], uint16_t(gh[5]), buf};
-      st = ng.Record(to, r);
-    }
-  }
-  std::fclose(f);
-  return st;
-}
-
 }  // namespace
-
-absl::StatusOr<PcapExportStats> ExportPcap(const std::vector<FrameSource*>& streams,
-                                           const std::string& path) {
-  PcapExportStats stats;
-  std::vector<std::optional<FrameRecordView>> next(streams.size());
-  for (std::size_t i = 0; i < streams.size(); ++i) next[i] = streams[i]->Next();
-  Out out;
-  RETURN_IF_ERROR(out.Open(path, "wb"));
-  Out ng_out;
-  Pcapng ng;
-  std::optional<uint16_t> classic_link;
-  std::string tmp = path + ".tmp";
-  for (;;) {
-    std::size_t best = streams.size();
-    for (std::size_t i = 0; i < streams.size(); ++i) {
-      if (next[i] && (best == streams.size() || next[i]->ts_ns < next[best]->ts_ns)) best = i;
-    }
-    if (best == streams.size()) break;
-    FrameRecordView v = *next[best];
-    Rec r{v.ts_ns, v.wirelen, uint16_t(v.link), v.bytes};
-    if (!stats.pcapng && !classic_link) {
-      classic_link = r.link;
-      RETURN_IF_ERROR(ClassicHeader(out, r.link));
-    }
-    if (!stats.pcapng && r.link != *classic_link) {
-      RETURN_IF_ERROR(out.Close());
-      RETURN_IF_ERROR(ng_out.Open(tmp, "wb"));
-      RETURN_IF_ERROR(ng.Start(ng_out));
-      RETURN_IF_ERROR(Convert(path, ng_out, ng));
-      stats.pcapng = true;
-    }
-    RETURN_IF_ERROR(stats.pcapng ? ng.Record(ng_out, r) : ClassicRecord(out, r));
-    ++stats.frames;
-    next[best] = streams[best]->Next();  // after writing: v.bytes may point into a block
-  }
-  for (FrameSource* s : streams) {
-    if (s->error()) return IntegrityError(fmt::format("export pcap {}: malformed frame block", path));
-  }
-  if (stats.pcapng) {
-    RETURN_IF_ERROR(ng_out.Close());
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      return ErrnoToStatus(errno, fmt::format("rename {}", tmp));
-    }
-    return stats;
-  }
-  if (!classic_link) RETURN_IF_ERROR(ClassicHeader(out, uint16_t(LinkType::kEthernet)));
-  RETURN_IF_ERROR(out.Close());
-  return stats;
-}
 
 absl::StatusOr<PcapExportStats> ExportPcapToFd(const std::vector<FrameSource*>& streams, int fd,
                                                const std::string& name, bool pcapng) {

@@ -25,14 +25,8 @@ struct PcapExportStats {
   bool restart_as_pcapng = false;  // ExportPcapToFd: mixed link types met in classic mode
 };
 
-// Sources are read once: the file starts as classic pcap with the first frame's link
-// type; at the first frame of another link type what was written is converted to pcapng
-// (written to PATH.tmp, renamed over PATH at the end) and the export goes on in pcapng.
-[[nodiscard]] absl::StatusOr<PcapExportStats> ExportPcap(
-    const std::vector<FrameSource*>& streams, const std::string& path);
-
-// Streaming variant for export into a descriptor (the CLI's temporary file beside the
-// destination; nothing is staged anywhere else). With pcapng=false it writes classic pcap
+// Export into a descriptor (the CLI's temporary file beside the destination; nothing is
+// staged anywhere else). With pcapng=false it writes classic pcap
 // and, at the first frame of a second link type, stops with restart_as_pcapng set: the
 // caller truncates the file and runs again on fresh sources with pcapng=true (mixed link
 // types are rare; a rerun costs one more read of the call, never a copy on disk).
