@@ -93,23 +93,15 @@ def live_run(c, s, callvaultd, callvault, inns, cap, path, ref, mid_stop):
     cfg = du.write_config(
         s.path(f"{tag}.toml"), store=store, key=s.key, socket=sock, source=path,
         interfaces=["cvrx"] if path == "pcap" else (),
-        eal_args=["-l", "0-1", "--no-huge", "--no-pci", "--no-shconf", "-m", "512",
-                  "--file-prefix", f"cv_live_{os.getpid()}",
-                  "--vdev", "net_af_packet0,iface=cvrx"] if path == "dpdk" else (),
+        eal_args=du.live_eal(f"cv_live_{os.getpid()}", "cvrx") if path == "dpdk" else (),
         stop_at_eof=False)
     err = open(s.path(f"{tag}.stderr"), "w")
     d = subprocess.Popen(inns + [callvaultd, "--config", cfg], stdout=subprocess.DEVNULL,
                          stderr=err)
     try:
-        def running():
-            if d.poll() is not None:
-                return True
-            p = du.run([callvault, "--config", cfg, "status", "--json"])
-            return p.returncode == 0 and \
-                (json.loads(p.stdout).get("capture") or {}).get("running") is True
         up = wait_for(lambda: os.path.exists(sock) or d.poll() is not None, 30) and \
-            wait_for(running, 30, step=0.3)
-        if not c.ok(up and d.poll() is None, f"{tag}: callvaultd is up and capturing"):
+            du.wait_capturing(callvault, cfg, d, timeout=30)
+        if not c.ok(up, f"{tag}: callvaultd is up and capturing"):
             return
         rate = ["--pps=300"] if mid_stop else ["--pps=5000"]
         r = subprocess.Popen(inns + ["tcpreplay", "-q", *rate, "-i", "cvtx", cap],

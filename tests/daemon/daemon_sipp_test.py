@@ -27,7 +27,6 @@ Checked after SIGTERM, against the tcpdump witness read with tshark:
     on channel 2; the exported pcap holds the call's SIP messages;
   - the store verifies, and an offline ingest of the witness capture gives the same calls.
 """
-import json
 import math
 import os
 import shutil
@@ -346,9 +345,7 @@ def run_once(c, s, callvaultd, callvault, ns_a, ns_b, path, agents):
     cfg = du.write_config(
         s.path(f"{path}.toml"), store=store, key=s.key, socket=sock, source=path,
         interfaces=["vb"] if path == "pcap" else (),
-        eal_args=["-l", "0-1", "--no-huge", "--no-pci", "--no-shconf", "-m", "512",
-                  "--file-prefix", f"cv_sipp_{os.getpid()}",
-                  "--vdev", "net_af_packet0,iface=vb"] if path == "dpdk" else (),
+        eal_args=du.live_eal(f"cv_sipp_{os.getpid()}", "vb") if path == "dpdk" else (),
         stop_at_eof=False, agents=agents)
     with open(cfg) as f:
         text = f.read()
@@ -365,16 +362,7 @@ def run_once(c, s, callvaultd, callvault, ns_a, ns_b, path, agents):
     d = subprocess.Popen(b + [callvaultd, "--config", cfg], stdout=subprocess.DEVNULL,
                          stderr=err)
     try:
-        def running():
-            if d.poll() is not None:
-                return True
-            p = du.run([callvault, "--config", cfg, "status", "--json"])
-            return p.returncode == 0 and \
-                (json.loads(p.stdout).get("capture") or {}).get("running") is True
-        end = time.time() + 40
-        while time.time() < end and not running():
-            time.sleep(0.3)
-        if not c.ok(d.poll() is None and running(), f"{path}: callvaultd is up and capturing"):
+        if not c.ok(du.wait_capturing(callvault, cfg, d), f"{path}: callvaultd is up and capturing"):
             return
         want_ok = PAIRS + 1
         c.eq(place_calls(s, ns_a, ns_b), want_ok, f"{path}: every SIPp caller finished its calls")

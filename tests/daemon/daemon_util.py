@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 SKIP = 77
 
@@ -101,6 +102,25 @@ def dpdk_file_eal(prefix, pcap_files, lcores="0-1"):
     vdev = "net_pcap0," + ",".join(f"rx_pcap={f}" for f in pcap_files)
     return ["-l", lcores, "--no-huge", "--no-pci", "--no-shconf", "-m", "512",
             "--file-prefix", prefix, "--vdev", vdev]
+
+
+def live_eal(prefix, iface):
+    """EAL arguments for capturing a kernel interface through DPDK net_af_packet."""
+    return ["-l", "0-1", "--no-huge", "--no-pci", "--no-shconf", "-m", "512",
+            "--file-prefix", prefix, "--vdev", f"net_af_packet0,iface={iface}"]
+
+
+def wait_capturing(callvault, cfg, daemon, timeout=40):
+    """True once `callvault status` over the control socket says capture is running;
+    False if the daemon exits first or the time runs out."""
+    end = time.time() + timeout
+    while time.time() < end and daemon.poll() is None:
+        p = run([callvault, "--config", cfg, "status", "--json"])
+        if p.returncode == 0 and \
+                (json.loads(p.stdout).get("capture") or {}).get("running") is True:
+            return True
+        time.sleep(0.3)
+    return False
 
 
 def offline(callvault, store, key, *args, timeout=600):
