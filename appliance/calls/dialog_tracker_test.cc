@@ -136,6 +136,24 @@ class TrackerTest : public ::testing::Test {
     std::swap(s.from_user, s.to_user);
     return s;
   }
+  // The agent (side B, 2001) sends REFER at t=20 s: transfer the caller to 3001.
+  void ReferTo3001(const Spec& s) {
+    Spec refer = FromB(s);
+    refer.cseq = 1;
+    refer.branch = "z9hG4bK-r1";
+    refer.extra =
+        "Refer-To: <sip:3001@pbx.example.com>\r\nReferred-By: <sip:2001@pbx.example.com>\r\n";
+    Feed(Req("REFER", refer), 20, kPbx, kCaller);
+  }
+  // At t=21 s the caller's phone calls 3001 with a new Call-ID, naming the transferor.
+  void InviteTransferred() {
+    Spec t;
+    t.call_id = "call-xfer@host";
+    t.from_tag = "ft9";
+    t.to_user = "3001";
+    t.extra = "Referred-By: <sip:2001@pbx.example.com>\r\n";
+    Feed(Req("INVITE", t), 21);
+  }
   void BasicSetup(Spec& s, double t0 = 0) {
     s.body = Sdp("192.0.2.10", 16384, "0 8 101");
     s.extra = "P-Asserted-Identity: <tel:+1-202-555-0143>\r\n";
@@ -546,19 +564,9 @@ TEST_F(TrackerTest, ReferTransferLinksNewDialog) {
   Spec s;
   BasicSetup(s);
   // The agent (side B, 2001) transfers the caller to 3001.
-  Spec refer = FromB(s);
-  refer.cseq = 1;
-  refer.branch = "z9hG4bK-r1";
-  refer.extra =
-      "Refer-To: <sip:3001@pbx.example.com>\r\nReferred-By: <sip:2001@pbx.example.com>\r\n";
-  Feed(Req("REFER", refer), 20, kPbx, kCaller);
+  ReferTo3001(s);
   // The caller's phone calls 3001 with a new Call-ID, naming the transferor.
-  Spec t;
-  t.call_id = "call-xfer@host";
-  t.from_tag = "ft9";
-  t.to_user = "3001";
-  t.extra = "Referred-By: <sip:2001@pbx.example.com>\r\n";
-  Feed(Req("INVITE", t), 21);
+  InviteTransferred();
   // An unrelated INVITE to 3001 without Referred-By from someone else is a new call.
   EXPECT_EQ(rec_.started.size(), 1u);
   EXPECT_EQ(tracker_->counters()[CallsDrop::kLinkedByTransfer], 1u);
@@ -743,23 +751,13 @@ TEST_F(TrackerTest, BlindTransferAfterByeStillLinks) {
   // transfer's INVITE instead of being delivered at the BYE.
   Spec s;
   BasicSetup(s);
-  Spec refer = FromB(s);
-  refer.cseq = 1;
-  refer.branch = "z9hG4bK-r1";
-  refer.extra =
-      "Refer-To: <sip:3001@pbx.example.com>\r\nReferred-By: <sip:2001@pbx.example.com>\r\n";
-  Feed(Req("REFER", refer), 20, kPbx, kCaller);
+  ReferTo3001(s);
   Spec bye = FromB(s);
   bye.cseq = 2;
   bye.branch = "z9hG4bK-b1";
   Feed(Req("BYE", bye), 20.5, kPbx, kCaller);
   EXPECT_TRUE(rec_.ended.empty());
-  Spec t;
-  t.call_id = "call-xfer@host";
-  t.from_tag = "ft9";
-  t.to_user = "3001";
-  t.extra = "Referred-By: <sip:2001@pbx.example.com>\r\n";
-  Feed(Req("INVITE", t), 21);
+  InviteTransferred();
   EXPECT_EQ(rec_.started.size(), 1u);
   EXPECT_EQ(tracker_->counters()[CallsDrop::kLinkedByTransfer], 1u);
 }

@@ -14,6 +14,7 @@
 #include "appliance/export/audio_decoder.h"
 #include "appliance/export/g711.h"
 #include "appliance/export/pcap_export.h"
+#include "appliance/export/tone_probe.h"
 #include "appliance/export/udp_frame.h"
 #include "appliance/export/wav_export.h"
 #include "appliance/media/media_engine.h"
@@ -21,6 +22,9 @@
 
 namespace callvault::exporter {
 namespace {
+
+using exporter::testing::Power;
+using exporter::testing::Rms;
 
 using media::testing::CollectingObserver;
 using media::testing::CollectingSink;
@@ -41,24 +45,6 @@ std::vector<uint8_t> Tone(double hz, int packet, bool alaw, int samples = 160) {
     out.push_back(alaw ? LinearToAlaw(s) : LinearToMulaw(s));
   }
   return out;
-}
-
-// Goertzel power of `hz` over x[from, from+n).
-double Power(const std::vector<int16_t>& x, std::size_t from, std::size_t n, double hz,
-             double rate) {
-  double w = 2 * M_PI * hz / rate, c = 2 * std::cos(w), s1 = 0, s2 = 0;
-  for (std::size_t i = from; i < from + n && i < x.size(); ++i) {
-    double s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return s1 * s1 + s2 * s2 - c * s1 * s2;
-}
-
-double Rms(const std::vector<int16_t>& x, std::size_t from, std::size_t n) {
-  double e = 0;
-  for (std::size_t i = from; i < from + n && i < x.size(); ++i) e += double(x[i]) * x[i];
-  return std::sqrt(e / double(n));
 }
 
 struct Wav {

@@ -23,12 +23,16 @@
 #include <gtest/gtest.h>
 
 #include "appliance/export/g711.h"
+#include "appliance/export/tone_probe.h"
 #include "appliance/media/test_util.h"
 #include "cli/commands/ingest.h"
 #include "storage/testing/store_test_util.h"
 
 namespace callvault::cli {
 namespace {
+
+using exporter::testing::Power;
+using exporter::testing::Rms;
 
 using media::testing::Ep;
 using media::testing::RtpBytes;
@@ -46,22 +50,6 @@ std::vector<uint8_t> Tone(double hz, int packet) {
     out[std::size_t(k)] = exporter::LinearToMulaw(int16_t(8000 * std::sin(2 * M_PI * hz * t)));
   }
   return out;
-}
-
-double Power(const std::vector<int16_t>& x, std::size_t from, std::size_t n, double hz) {
-  double w = 2 * M_PI * hz / 8000, c = 2 * std::cos(w), s1 = 0, s2 = 0;
-  for (std::size_t i = from; i < from + n && i < x.size(); ++i) {
-    double s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return s1 * s1 + s2 * s2 - c * s1 * s2;
-}
-
-double Rms(const std::vector<int16_t>& x, std::size_t from, std::size_t n) {
-  double e = 0;
-  for (std::size_t i = from; i < from + n && i < x.size(); ++i) e += double(x[i]) * x[i];
-  return std::sqrt(e / double(n));
 }
 
 std::vector<int16_t> Channel(const std::string& path, int ch) {
