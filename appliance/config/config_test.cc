@@ -77,6 +77,18 @@ TEST(Config, StoreMergeThresholds) {
   EXPECT_EQ(small.status().message().substr(0, 25), "store.merge_target_bytes:");
 }
 
+TEST(Config, DpdkRingBytes) {
+  auto d = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->dpdk.ring_bytes, 128ull << 20);
+  auto set = ParseConfig(std::string(kMinimal) + "[dpdk]\nring_bytes = 33554432\n", "t.toml");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->dpdk.ring_bytes, 32ull << 20);
+  auto small = ParseConfig(std::string(kMinimal) + "[dpdk]\nring_bytes = 1000\n", "t.toml");
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.status().message().substr(0, 17), "dpdk.ring_bytes: ");
+}
+
 TEST(Config, SyntaxErrorHasPosition) {
   auto c = ParseConfig("[store\npath=1", "bad.toml");
   ASSERT_FALSE(c.ok());
