@@ -93,8 +93,12 @@ std::string RenderHuman(const std::string& cmd, const std::string& sub,
     if (result.empty()) return "";
     std::vector<std::vector<std::string>> rows;
     for (const auto& c : result) {
+      // A B2BUA leg absorbed into another call keeps its own record (evidence of its SIP
+      // and media) but is not a call of its own: the table says where the call is.
+      const nlohmann::json merged = c.value("merged_into", nlohmann::json());
+      std::string state = merged.is_string() ? "merged:" + merged.get<std::string>() : S(c["state"]);
       rows.push_back({S(c["call_id"]), S(c["start"]), fmt::format("{:.1f}", c.value("duration_s", 0.0)),
-                      S(c["state"]), S(c["ani"]), S(c["dialled"]), Agent(c["agent"]),
+                      state, S(c["ani"]), S(c["dialled"]), Agent(c["agent"]),
                       std::to_string(c["legs"].size()), S(c["held"])});
     }
     return RenderTable({"CALL_ID", "START", "DUR_S", "STATE", "ANI", "DIALLED", "AGENT",

@@ -226,6 +226,11 @@ def b2bua_merge(tmp):
               f"b2bua: survivor Call-IDs {s['sip_call_ids']} should hold {a['sip_call_ids']}")
         check(s["state"] == "answered" and s["call_id"] < a["call_id"],
               "b2bua: the earlier call survives, answered")
+        table = run(cv + ["search", "--limit", "0"]).stdout
+        rows = {line.split()[0]: line.split()[3] for line in table.splitlines()[1:] if line}
+        check(rows.get(a["call_id"]) == "merged:" + s["call_id"] and
+              rows.get(s["call_id"]) == "answered",
+              f"b2bua: the search table should show the absorbed record as merged: {table}")
 
 
 def main():
