@@ -213,11 +213,13 @@ DecodeDrop Decoder::IpByVersion(const uint8_t* p, uint32_t n, int depth,
 DecodeDrop Decoder::Reassemble(const FragmentInput& in, int depth, DecodedPacket* out) {
   if (reasm_nest_ >= kMaxNestedReassembly) return DecodeDrop::kFragNested;
   std::span<const uint8_t> whole;
-  DecodeDrop r = reasm_.Add(in, &whole);
+  std::span<const Frame> frames;
+  DecodeDrop r = reasm_.Add(in, &whole, &frames);
   if (r != DecodeDrop::kOk) return r;
   ++reasm_nest_;
   stats_.Count(Proto::kReassembled, whole.size());
   out->reassembled = true;
+  out->fragment_frames = frames;
   const uint32_t n = static_cast<uint32_t>(whole.size());
   return in.key.version == 4 ? Ipv4(whole.data(), n, depth, true, out)
                              : Ipv6(whole.data(), n, depth, true, out);
@@ -254,6 +256,7 @@ DecodeDrop Decoder::Ipv4(const uint8_t* p, uint32_t n, int depth, bool rebuilt,
     in.more = (frag & 0x2000) != 0;
     in.data = {p + hl, n - hl};
     in.ts_ns = now_ns_;
+    in.frame = out->frame;
     return Reassemble(in, depth, out);
   }
   out->ip_version = 4;
@@ -315,6 +318,7 @@ DecodeDrop Decoder::Ipv6(const uint8_t* p, uint32_t n, int depth, bool rebuilt,
         in.more = (fo & 0x0001) != 0;
         in.data = {p + off + 8, n - off - 8};
         in.ts_ns = now_ns_;
+        in.frame = out->frame;
         return Reassemble(in, depth, out);
       }
       default:

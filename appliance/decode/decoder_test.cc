@@ -508,7 +508,8 @@ TEST(DecodeStatsTest, AddAndNamedCounters) {
   EXPECT_EQ(m.at("decode.drop.truncated_ipv4"), 3u);
   EXPECT_EQ(m.at("decode.checksum.bad_udp"), 7u);
   EXPECT_EQ(m.count("decode.drop.ok"), 0u);
-  EXPECT_EQ(m.size(), 4u + 2u * kProtoCount + (size_t(DecodeDrop::kCount) - 2u) + 4u + 6u);
+  EXPECT_EQ(m.count("decode.frag.evidence_incomplete"), 1u);
+  EXPECT_EQ(m.size(), 4u + 2u * kProtoCount + (size_t(DecodeDrop::kCount) - 2u) + 4u + 7u);
 }
 
 TEST(DecodeNames, EveryReasonAndProtoHasAName) {

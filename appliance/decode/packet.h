@@ -56,6 +56,12 @@ struct DecodedPacket {
   uint32_t tunnel_id = 0;        // GRE key, ERSPAN session id, VXLAN VNI
 
   bool reassembled = false;      // rebuilt from IP fragments
+  // Reassembled only: the captured frame of every fragment, in arrival order, the one that
+  // completed the datagram last (`frame`); the others point into the reassembler's buffer
+  // (valid, like every span here, until the next Decode()). Evidence: a stage that keeps
+  // the packet keeps these frames. Empty when not reassembled; fragments whose frames did
+  // not fit are missing (DecodeStats::frag_evidence_incomplete).
+  std::span<const Frame> fragment_frames;
   bool bad_checksum = false;     // IPv4/UDP/TCP checksum wrong (counted, never dropped)
 
   // Added by the decode layer (additive).

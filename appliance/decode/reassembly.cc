@@ -34,6 +34,12 @@ Reassembler::Reassembler(uint32_t max_datagrams, uint64_t max_bytes, uint64_t ti
   free_chunks_.reserve(chunks_total_);
   for (uint32_t i = chunks_total_; i-- > 0;) free_chunks_.push_back(i);
   out_.resize(kMaxHeader + kMaxPayload);
+  const uint64_t log_chunks = std::min<uint64_t>(uint64_t(chunks_total_) * 2, 1u << 30);
+  log_mem_.reset(new uint8_t[log_chunks * kChunkBytes]);
+  log_free_.reserve(log_chunks);
+  for (uint64_t i = log_chunks; i-- > 0;) log_free_.push_back(uint32_t(i));
+  frames_buf_.resize(kMaxLogBytes);
+  frames_.resize(kMaxFragments + 1);
 }
 
 uint32_t Reassembler::Bucket(const FragmentKey& k) const {
@@ -73,6 +79,10 @@ uint32_t Reassembler::Create(const FragmentKey& k, uint64_t ts_ns) {
   sl.header_len = 0;
   sl.in_use = true;
   std::fill(std::begin(sl.chunk), std::end(sl.chunk), kNone);
+  std::fill(std::begin(sl.log_chunk), std::end(sl.log_chunk), kNone);
+  sl.log_bytes = 0;
+  sl.log_frames = 0;
+  sl.log_incomplete = false;
   uint32_t b = Bucket(k);
   sl.hash_next = buckets_[b];
   buckets_[b] = s;
@@ -115,6 +125,12 @@ void Reassembler::Release(uint32_t s, DecodeDrop reason) {
       c = kNone;
     }
   }
+  for (uint32_t& c : sl.log_chunk) {
+    if (c != kNone) {
+      log_free_.push_back(c);
+      c = kNone;
+    }
+  }
   sl.in_use = false;
   free_slots_.push_back(s);
   --active_;
@@ -129,8 +145,9 @@ void Reassembler::Expire(uint64_t now_ns) {
 }
 
 bool Reassembler::EnsureChunks(uint32_t s, uint32_t begin, uint32_t end) {
+  uint32_t* table = slots_[s].chunk;
   for (uint32_t c = begin / kChunkBytes; c <= (end - 1) / kChunkBytes; ++c) {
-    if (slots_[s].chunk[c] != kNone) continue;
+    if (table[c] != kNone) continue;
     // Make room by evicting the oldest other datagrams.
     while (free_chunks_.empty()) {
       uint32_t victim = lru_head_;
@@ -139,13 +156,92 @@ bool Reassembler::EnsureChunks(uint32_t s, uint32_t begin, uint32_t end) {
       ++stats_->frag_datagrams_evicted_full;
       Release(victim, DecodeDrop::kFragTableFull);
     }
-    slots_[s].chunk[c] = free_chunks_.back();
+    table[c] = free_chunks_.back();
     free_chunks_.pop_back();
   }
   return true;
 }
 
-DecodeDrop Reassembler::Add(const FragmentInput& in, std::span<const uint8_t>* out) {
+void Reassembler::CopyIn(uint8_t* mem, const uint32_t* table, uint32_t pos,
+                         const uint8_t* src, uint32_t n) {
+  const uint32_t end = pos + n;
+  while (pos < end) {
+    const uint32_t in_chunk = pos % kChunkBytes;
+    const uint32_t k = std::min(end - pos, kChunkBytes - in_chunk);
+    std::memcpy(&mem[uint64_t(table[pos / kChunkBytes]) * kChunkBytes + in_chunk], src, k);
+    src += k;
+    pos += k;
+  }
+}
+
+void Reassembler::CopyOut(const uint8_t* mem, const uint32_t* table, uint32_t pos,
+                          uint8_t* dst, uint32_t n) {
+  const uint32_t end = pos + n;
+  while (pos < end) {
+    const uint32_t in_chunk = pos % kChunkBytes;
+    const uint32_t k = std::min(end - pos, kChunkBytes - in_chunk);
+    std::memcpy(dst, &mem[uint64_t(table[pos / kChunkBytes]) * kChunkBytes + in_chunk], k);
+    dst += k;
+    pos += k;
+  }
+}
+
+void Reassembler::LogFrame(uint32_t s, const Frame& f) {
+  Slot& sl = slots_[s];
+  const uint64_t need = uint64_t(kLogRecordHeader) + f.caplen;
+  if (sl.log_incomplete || sl.log_bytes + need > kMaxLogBytes) {
+    sl.log_incomplete = true;
+    return;
+  }
+  const uint32_t end = uint32_t(sl.log_bytes + need);
+  for (uint32_t c = sl.log_bytes / kChunkBytes; c <= (end - 1) / kChunkBytes; ++c) {
+    if (sl.log_chunk[c] != kNone) continue;
+    if (log_free_.empty()) {  // evidence pool exhausted: never evicts a datagram for it
+      sl.log_incomplete = true;
+      return;
+    }
+    sl.log_chunk[c] = log_free_.back();
+    log_free_.pop_back();
+  }
+  uint8_t rec[kLogRecordHeader];
+  const uint16_t link = static_cast<uint16_t>(f.link);
+  std::memcpy(rec, &f.ts_ns, 8);
+  std::memcpy(rec + 8, &f.caplen, 4);
+  std::memcpy(rec + 12, &f.wirelen, 4);
+  std::memcpy(rec + 16, &f.port, 2);
+  std::memcpy(rec + 18, &f.queue, 2);
+  std::memcpy(rec + 20, &link, 2);
+  rec[22] = rec[23] = 0;
+  CopyIn(log_mem_.get(), sl.log_chunk, sl.log_bytes, rec, kLogRecordHeader);
+  CopyIn(log_mem_.get(), sl.log_chunk, sl.log_bytes + kLogRecordHeader, f.data, f.caplen);
+  sl.log_bytes += uint32_t(need);
+  ++sl.log_frames;
+}
+
+void Reassembler::BuildFrames(uint32_t s, const Frame* last, std::span<const Frame>* frames) {
+  const Slot& sl = slots_[s];
+  CopyOut(log_mem_.get(), sl.log_chunk, 0, frames_buf_.data(), sl.log_bytes);
+  std::size_t n = 0;
+  for (uint32_t pos = 0; pos < sl.log_bytes && n < kMaxFragments;) {
+    const uint8_t* rec = frames_buf_.data() + pos;
+    Frame& f = frames_[n++];
+    uint16_t link = 0;
+    std::memcpy(&f.ts_ns, rec, 8);
+    std::memcpy(&f.caplen, rec + 8, 4);
+    std::memcpy(&f.wirelen, rec + 12, 4);
+    std::memcpy(&f.port, rec + 16, 2);
+    std::memcpy(&f.queue, rec + 18, 2);
+    std::memcpy(&link, rec + 20, 2);
+    f.link = static_cast<LinkType>(link);
+    f.data = rec + kLogRecordHeader;
+    pos += kLogRecordHeader + f.caplen;
+  }
+  if (last != nullptr) frames_[n++] = *last;
+  *frames = std::span<const Frame>(frames_.data(), n);
+}
+
+DecodeDrop Reassembler::Add(const FragmentInput& in, std::span<const uint8_t>* out,
+                            std::span<const Frame>* frames) {
   Expire(in.ts_ns);
   const uint32_t len = static_cast<uint32_t>(in.data.size());
   const uint32_t begin = in.offset;
@@ -198,15 +294,7 @@ DecodeDrop Reassembler::Add(const FragmentInput& in, std::span<const uint8_t>* o
     Release(s, DecodeDrop::kFragTableFull);
     return DecodeDrop::kFragTableFull;
   }
-  // Copy the data into its chunks.
-  for (uint32_t pos = begin; pos < end;) {
-    uint32_t c = pos / kChunkBytes;
-    uint32_t in_chunk = pos % kChunkBytes;
-    uint32_t n = std::min(end - pos, kChunkBytes - in_chunk);
-    std::memcpy(&chunk_mem_[uint64_t(sl.chunk[c]) * kChunkBytes + in_chunk],
-                in.data.data() + (pos - begin), n);
-    pos += n;
-  }
+  CopyIn(chunk_mem_.data(), sl.chunk, begin, in.data.data(), len);
   if (begin == 0) {
     std::memcpy(sl.header, in.header.data(), unfrag);
     sl.header_len = static_cast<uint16_t>(unfrag);
@@ -220,6 +308,7 @@ DecodeDrop Reassembler::Add(const FragmentInput& in, std::span<const uint8_t>* o
   sl.received += len;
 
   if (sl.total == kNone || sl.header_len == 0 || sl.received != sl.total) {
+    if (in.frame != nullptr) LogFrame(s, *in.frame);  // kept as evidence until completion
     return DecodeDrop::kHeld;
   }
   // The rebuilt packet must fit its 16-bit length field (IPv4 total length, IPv6 payload
@@ -231,6 +320,8 @@ DecodeDrop Reassembler::Add(const FragmentInput& in, std::span<const uint8_t>* o
     return DecodeDrop::kFragBad;
   }
   Build(s, out);
+  if (frames != nullptr) BuildFrames(s, in.frame, frames);
+  if (sl.log_incomplete) ++stats_->frag_evidence_incomplete;
   ++stats_->frag_datagrams_completed;
   Release(s, DecodeDrop::kOk);
   return DecodeDrop::kOk;

@@ -5,6 +5,14 @@
 // packet (header of the offset-0 fragment, fragment fields cleared, lengths and IPv4
 // header checksum fixed; for IPv6 the Fragment header removed) in a buffer owned by the
 // reassembler, valid until the next Add(); or a drop reason for the fragment.
+// Evidence: the captured frame of every held fragment (FragmentInput::frame) is copied
+// into the datagram's frame log (2 KiB chunks from a pool of twice max_bytes, apart from
+// the data's, so evidence never evicts a datagram; at most kMaxLogBytes per datagram); on completion `*frames` lists every fragment's frame in arrival order,
+// the completing one last (its Frame is the caller's, the others point into a buffer of
+// the reassembler valid until the next Add()). Frames that did not fit are missing and
+// the datagram is counted in DecodeStats::frag_evidence_incomplete. Duplicate fragments
+// are not kept. A datagram fragmented inside a datagram that was itself fragmented
+// keeps, per inner fragment, the frame that completed the outer datagram.
 // Thread: not thread-safe; one per decoder. Memory: every table and buffer is allocated
 // in the constructor from the configured bounds; Add() and Expire() never allocate.
 //
@@ -29,9 +37,11 @@
 #define CALLVAULT_APPLIANCE_DECODE_REASSEMBLY_H_
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
+#include "appliance/common/frame.h"
 #include "appliance/common/net_types.h"
 #include "appliance/decode/drop.h"
 #include "appliance/decode/stats.h"
@@ -61,6 +71,7 @@ struct FragmentInput {
   bool more = false;                // MF / M flag
   std::span<const uint8_t> data;    // fragment payload
   uint64_t ts_ns = 0;               // capture time of the frame
+  const Frame* frame = nullptr;     // the captured frame carrying it (evidence); may be null
 };
 
 class Reassembler {
@@ -69,6 +80,8 @@ class Reassembler {
   static constexpr uint32_t kMaxHeader = 256;   // longer unfragmentable parts: kFragBad
   static constexpr uint32_t kChunkBytes = 2048;
   static constexpr uint32_t kMaxPayload = 65535;
+  // Frame log per datagram: a 24-byte record header + the frame bytes per held fragment.
+  static constexpr uint32_t kMaxLogBytes = 128 * 1024;
 
   // `stats` must outlive the reassembler; drops and datagram counters go there.
   Reassembler(uint32_t max_datagrams, uint64_t max_bytes, uint64_t timeout_ns,
@@ -76,7 +89,8 @@ class Reassembler {
   Reassembler(const Reassembler&) = delete;
   Reassembler& operator=(const Reassembler&) = delete;
 
-  DecodeDrop Add(const FragmentInput& in, std::span<const uint8_t>* out);
+  DecodeDrop Add(const FragmentInput& in, std::span<const uint8_t>* out,
+                 std::span<const Frame>* frames = nullptr);
 
   // Evicts every datagram whose first fragment is older than now - timeout.
   void Expire(uint64_t now_ns);
@@ -89,6 +103,8 @@ class Reassembler {
  private:
   static constexpr uint32_t kNone = 0xffffffffu;
   static constexpr uint32_t kChunksPerDatagram = (kMaxPayload + kChunkBytes) / kChunkBytes;
+  static constexpr uint32_t kLogChunks = kMaxLogBytes / kChunkBytes;
+  static constexpr uint32_t kLogRecordHeader = 24;  // ts, caplen, wirelen, port, queue, link
 
   struct Slot {
     FragmentKey key;
@@ -106,6 +122,10 @@ class Reassembler {
     uint16_t frag_begin[kMaxFragments];
     uint16_t frag_end[kMaxFragments];  // exclusive; <= 65535
     uint32_t chunk[kChunksPerDatagram];
+    uint32_t log_chunk[kLogChunks];  // frame log (evidence), appended in arrival order
+    uint32_t log_bytes = 0;
+    uint16_t log_frames = 0;
+    bool log_incomplete = false;     // a frame did not fit
     uint8_t header[kMaxHeader];
   };
 
@@ -114,8 +134,17 @@ class Reassembler {
   uint32_t Create(const FragmentKey& k, uint64_t ts_ns);
   // Frees the slot; counts `reason` once per held fragment (kOk: completed, no drop).
   void Release(uint32_t s, DecodeDrop reason);
+  // Maps data bytes [begin, end) of slot s to chunks, evicting the oldest other
+  // datagrams for room; false if it cannot.
   bool EnsureChunks(uint32_t s, uint32_t begin, uint32_t end);
+  // Copies between a chunk table (`table` into `mem`) and flat bytes.
+  static void CopyIn(uint8_t* mem, const uint32_t* table, uint32_t pos, const uint8_t* src,
+                     uint32_t n);
+  static void CopyOut(const uint8_t* mem, const uint32_t* table, uint32_t pos, uint8_t* dst,
+                      uint32_t n);
+  void LogFrame(uint32_t s, const Frame& f);
   void Build(uint32_t s, std::span<const uint8_t>* out);
+  void BuildFrames(uint32_t s, const Frame* last, std::span<const Frame>* frames);
 
   uint64_t timeout_ns_;
   DecodeStats* stats_;
@@ -127,6 +156,10 @@ class Reassembler {
   uint32_t chunks_total_ = 0;
   std::vector<uint8_t> chunk_mem_;
   std::vector<uint8_t> out_;        // rebuilt datagram
+  std::vector<uint32_t> log_free_;  // frame-log chunks (evidence pool)
+  std::unique_ptr<uint8_t[]> log_mem_;  // not zero-filled: pages cost only once used
+  std::vector<uint8_t> frames_buf_; // frame bytes of a completed datagram's evidence
+  std::vector<Frame> frames_;       // views into frames_buf_ (+ the completing frame)
   uint32_t lru_head_ = kNone;       // oldest
   uint32_t lru_tail_ = kNone;
   uint32_t active_ = 0;

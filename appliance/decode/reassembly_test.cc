@@ -77,6 +77,66 @@ TEST_F(ReassemblyTest, InOrder) {
   EXPECT_EQ(dec_->reassembler().bytes_held(), 0u);
 }
 
+// Evidence: a reassembled datagram names every fragment's captured frame, in arrival
+// order, byte for byte with its capture time; duplicates are not repeated.
+TEST_F(ReassemblyTest, KeepsEveryFragmentFrameAsEvidence) {
+  Fragmented f = Fragment4(3000, {1480, 1480, 0});
+  const std::vector<size_t> order = {2, 0, 0, 1};  // out of order, one duplicate
+  const std::vector<uint64_t> ts = {kSec + 1, kSec + 2, kSec + 3, kSec + 4};
+  for (size_t i = 0; i + 1 < order.size(); ++i) Run(f.frames[order[i]], ts[i]);
+  ASSERT_EQ(Run(f.frames[order.back()], ts.back()), DecodeDrop::kOk);
+  ExpectWhole(f);
+  ASSERT_EQ(pkt_.fragment_frames.size(), 3u);
+  const std::vector<size_t> kept = {2, 0, 1};
+  const std::vector<uint64_t> kept_ts = {ts[0], ts[1], ts[3]};
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const Frame& got = pkt_.fragment_frames[i];
+    const Bytes& want = f.frames[kept[i]];
+    EXPECT_EQ(got.ts_ns, kept_ts[i]) << i;
+    ASSERT_EQ(got.caplen, want.size()) << i;
+    EXPECT_EQ(got.wirelen, want.size()) << i;
+    EXPECT_EQ(got.link, LinkType::kEthernet);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), got.data)) << i;
+  }
+  EXPECT_EQ(pkt_.fragment_frames.back().data, frame_.data);  // the completing frame itself
+  EXPECT_EQ(dec_->stats().frag_evidence_incomplete, 0u);
+  // The next datagram starts a fresh list.
+  Fragmented g = Fragment4(2000, {1480, 0}, 78);
+  Run(g.frames[0]);
+  ASSERT_EQ(Run(g.frames[1]), DecodeDrop::kOk);
+  EXPECT_EQ(pkt_.fragment_frames.size(), 2u);
+  // A frame that is not a fragment carries no list.
+  Run(Cat(Ether(0x0800), Ipv4(17, Udp4(5060, 5060, Pattern(100, 1)))));
+  EXPECT_TRUE(pkt_.fragment_frames.empty());
+}
+
+// The evidence pool is bounded (twice frag_max_bytes): when it is used up the datagram
+// still completes, its missing frames are counted, and no datagram is evicted for it.
+TEST_F(ReassemblyTest, EvidencePoolExhaustedIsCountedNotEvicting) {
+  DecodeConfig cfg;
+  cfg.frag_max_bytes = 2048;  // one data chunk, two evidence chunks (4,096 bytes)
+  Make(cfg);
+  // 64 fragments of 8 data bytes: 520 bytes of data fit one chunk, but the 63 held frames
+  // (42 bytes each + a 24-byte record header: 4,158 bytes) do not fit the evidence pool.
+  Fragmented f = Fragment4(512, std::vector<uint32_t>(64, 8));
+  ASSERT_EQ(f.frames.size(), 64u);
+  for (size_t i = 0; i + 1 < f.frames.size(); ++i) {
+    ASSERT_EQ(Run(f.frames[i]), DecodeDrop::kHeld) << i;
+  }
+  ASSERT_EQ(Run(f.frames.back()), DecodeDrop::kOk);
+  ExpectWhole(f);
+  EXPECT_EQ(pkt_.fragment_frames.size(), 4096u / 66u + 1u);  // what fitted + the last
+  EXPECT_EQ(pkt_.fragment_frames.back().data, frame_.data);
+  EXPECT_EQ(dec_->stats().frag_evidence_incomplete, 1u);
+  EXPECT_EQ(dec_->stats().frag_datagrams_evicted_full, 0u);
+  // The pool is whole again for the next datagram.
+  Fragmented g = Fragment4(2000, {1480, 0}, 78);
+  Run(g.frames[0]);
+  ASSERT_EQ(Run(g.frames[1]), DecodeDrop::kOk);
+  EXPECT_EQ(pkt_.fragment_frames.size(), 2u);
+  EXPECT_EQ(dec_->stats().frag_evidence_incomplete, 1u);
+}
+
 TEST_F(ReassemblyTest, ReversedAndShuffled) {
   Fragmented f = Fragment4(5000, {1000, 1200, 808, 1000, 0});
   for (size_t i = f.frames.size(); i-- > 1;) EXPECT_EQ(Run(f.frames[i]), DecodeDrop::kHeld);

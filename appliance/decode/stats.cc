@@ -101,6 +101,7 @@ void DecodeStats::Add(const DecodeStats& o) {
   frag_datagrams_evicted_full += o.frag_datagrams_evicted_full;
   frag_datagrams_overlap += o.frag_datagrams_overlap;
   frag_datagrams_too_many += o.frag_datagrams_too_many;
+  frag_evidence_incomplete += o.frag_evidence_incomplete;
   frag_held_dropped += o.frag_held_dropped;
 }
 
@@ -128,6 +129,7 @@ void ForEachCounter(const DecodeStats& s,
   fn("decode.frag.evicted_full", s.frag_datagrams_evicted_full);
   fn("decode.frag.overlap", s.frag_datagrams_overlap);
   fn("decode.frag.too_many", s.frag_datagrams_too_many);
+  fn("decode.frag.evidence_incomplete", s.frag_evidence_incomplete);
   fn("decode.frag.held_dropped", s.frag_held_dropped);
 }
 

@@ -78,6 +78,10 @@ struct DecodeStats {
   uint64_t frag_datagrams_evicted_full = 0;
   uint64_t frag_datagrams_overlap = 0;
   uint64_t frag_datagrams_too_many = 0;
+  // Completed datagrams whose evidence lacks some fragment frames (the per-datagram frame
+  // log, Reassembler::kMaxLogBytes, or the byte budget ran out): the datagram is still
+  // decoded, its stored evidence is incomplete.
+  uint64_t frag_evidence_incomplete = 0;
   // Held fragments later discarded by an eviction (each also counted under its drop
   // reason). Invariant: frames == decoded + held + drops.Total() - frag_held_dropped.
   uint64_t frag_held_dropped = 0;

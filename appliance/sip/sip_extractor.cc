@@ -104,7 +104,13 @@ bool SipExtractor::OnUdp(const decode::DecodedPacket& pkt, MessageFn fn) {
   tm.src = pkt.src;
   tm.dst = pkt.dst;
   tm.first_ts_ns = tm.last_ts_ns = pkt.frame ? pkt.frame->ts_ns : 0;
-  if (pkt.frame != nullptr) tm.frames = {pkt.frame, 1};
+  if (!pkt.fragment_frames.empty()) {
+    // An IP-fragmented datagram: every fragment's frame is evidence of the message.
+    tm.frames = pkt.fragment_frames;
+    tm.first_ts_ns = pkt.fragment_frames.front().ts_ns;
+  } else if (pkt.frame != nullptr) {
+    tm.frames = {pkt.frame, 1};
+  }
   Parse(tm, fn);
   return true;
 }

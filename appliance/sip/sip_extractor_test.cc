@@ -52,6 +52,32 @@ class SipExtractorTest : public ::testing::Test {
   std::vector<Transport> transports_;
 };
 
+// A UDP message rebuilt from IP fragments carries every fragment's frame as evidence,
+// first to last, and starts at the first fragment's time.
+TEST_F(SipExtractorTest, FragmentedUdpMessageCarriesEveryFragmentFrame) {
+  std::vector<Frame> fragments(3);
+  for (size_t i = 0; i < fragments.size(); ++i) fragments[i].ts_ns = 100 + i;
+  decode::DecodedPacket p;
+  p.frame = &fragments.back();
+  p.reassembled = true;
+  p.fragment_frames = fragments;
+  p.l4 = decode::L4Proto::kUdp;
+  p.src = Endpoint{IpAddress::FromV4(0x0a000001), 5060};
+  p.dst = Endpoint{IpAddress::FromV4(0x0a000002), 5060};
+  p.payload = {reinterpret_cast<const uint8_t*>(kOptions.data()), kOptions.size()};
+  std::vector<const Frame*> got;
+  uint64_t first_ts = 0, last_ts = 0;
+  EXPECT_TRUE(ex_->OnPacket(p, [&](const Message&, const TransportMessage& tm) {
+    for (const Frame& f : tm.frames) got.push_back(&f);
+    first_ts = tm.first_ts_ns;
+    last_ts = tm.last_ts_ns;
+  }));
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], &fragments[i]);
+  EXPECT_EQ(first_ts, 100u);
+  EXPECT_EQ(last_ts, 102u);
+}
+
 TEST_F(SipExtractorTest, UdpOnConfiguredPort) {
   EXPECT_TRUE(Feed(decode::L4Proto::kUdp, 5060, 5060, kOptions));
   EXPECT_EQ(call_ids_, std::vector<std::string>({"opt-1"}));

@@ -167,6 +167,14 @@ def scenario(name, opts, tmp):
             pcap_out = os.path.join(d, c["call_id"] + ".pcap")
             run(cv + ["export", c["call_id"], "--pcap", pcap_out])
             check(os.path.getsize(pcap_out) > 24, f"{tag}: empty pcap export")
+            if m["sip_transport"] == "udp":
+                # Every frame that carried the call's SIP is evidence, every IP fragment
+                # of a fragmented INVITE included (counted by tshark, against callgen).
+                sip = run(["tshark", "-r", pcap_out, "-Y", "udp.port == 5060 or "
+                           "ip.flags.mf == 1 or ip.frag_offset > 0 or ipv6.fragment",
+                           "-T", "fields", "-e", "frame.number"]).stdout.split()
+                check(len(sip) == m["sip_frames"],
+                      f"{tag}: {len(sip)} SIP frames exported, callgen wrote {m['sip_frames']}")
     verify = subprocess.run(cv + ["verify"], capture_output=True, text=True)
     check(verify.returncode == 0, f"{name}: verify failed: {verify.stdout}{verify.stderr}")
 
