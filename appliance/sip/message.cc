@@ -322,6 +322,10 @@ bool LooksLikeSip(std::span<const uint8_t> bytes) {
   std::size_t pos = SkipLeadingNewlines(text);
   if (pos > 4) return false;
   text.remove_prefix(pos);
+  // Both start lines begin with an upper-case letter ("SIP/2.0", a method: see below).
+  // This turns away RTP (first byte 0x80-0xbf) and most binary payloads at once, before
+  // the search for the end of the line (this runs for every UDP packet off SIP ports).
+  if (text.empty() || text[0] < 'A' || text[0] > 'Z') return false;
   if (text.size() >= 11 && text.compare(0, 8, "SIP/2.0 ") == 0) {
     return IsDigit(text[8]) && IsDigit(text[9]) && IsDigit(text[10]) &&
            (text.size() == 11 || text[11] == ' ' || text[11] == '\r' || text[11] == '\n');

@@ -186,6 +186,7 @@ TcpReassembler::TcpReassembler(const TcpReassemblerOptions& options) : options_(
   const uint32_t max_streams = options_.max_connections * 2;
   streams_.resize(max_streams);
   free_streams_.reserve(max_streams);
+  open_.reserve(max_streams);
   for (uint32_t i = max_streams; i > 0; --i) free_streams_.push_back(i - 1);
   index_.reserve(max_streams);
   free_buffers_.reserve(std::size_t(max_streams) * (kMaxHeld + 1));
@@ -236,6 +237,8 @@ TcpReassembler::Stream* TcpReassembler::Open(const Endpoint& src, const Endpoint
   s.src = src;
   s.dst = dst;
   s.in_use = true;
+  s.open_pos = uint32_t(open_.size());
+  open_.push_back(i);
   s.last_ts_ns = ts_ns;
   index_.emplace(Key{src, dst}, i);
   ++stats_.streams_opened;
@@ -300,7 +303,12 @@ void TcpReassembler::Close(Stream* s) {
   Reset(s);
   s->in_use = false;
   index_.erase(Key{s->src, s->dst});
-  free_streams_.push_back(uint32_t(s - streams_.data()));
+  const uint32_t slot = uint32_t(s - streams_.data());
+  const uint32_t last = open_.back();  // swap-remove from the dense open list
+  open_[s->open_pos] = last;
+  streams_[last].open_pos = s->open_pos;
+  open_.pop_back();
+  free_streams_.push_back(slot);
 }
 
 void TcpReassembler::Emit(const Stream& s, Transport t, const uint8_t* data, std::size_t n,
@@ -495,8 +503,11 @@ void TcpReassembler::SkipGap(Stream* s, MessageFn fn) {
 void TcpReassembler::Expire(uint64_t now_ns, MessageFn fn) {
   const uint64_t idle = uint64_t(options_.idle_timeout_s) * kNsPerS;
   const uint64_t gap = uint64_t(options_.gap_timeout_ms) * kNsPerMs;
-  for (Stream& s : streams_) {
-    if (!s.in_use) continue;
+  // Backwards over the open list: Close() moves the last entry into the closed one's
+  // place, which this walk has already visited.
+  for (std::size_t k = open_.size(); k-- > 0;) {
+    if (k >= open_.size()) continue;  // SkipGap() closed more than one stream
+    Stream& s = streams_[open_[k]];
     if (now_ns > s.last_ts_ns && now_ns - s.last_ts_ns > idle) {
       ++stats_.streams_expired;
       Close(&s);

@@ -115,6 +115,7 @@ class TcpReassembler {
     Endpoint dst;
     State state = State::kStart;
     bool in_use = false;
+    uint32_t open_pos = 0;  // index in open_ while in_use
     uint32_t next_seq = 0;
     uint64_t last_ts_ns = 0;
     uint64_t pending_first_ts_ns = 0;
@@ -174,6 +175,8 @@ class TcpReassembler {
   Limits limits_;
   std::vector<Stream> streams_;
   std::vector<uint32_t> free_streams_;
+  // Slots of the open streams, dense: Expire() walks these, not every slot.
+  std::vector<uint32_t> open_;
   absl::flat_hash_map<Key, uint32_t, KeyHash> index_;
   // A deque: growing the pool never moves buffers others hold references to.
   std::deque<std::vector<uint8_t>> pool_;
