@@ -77,8 +77,8 @@ bool BlockBuilder::Flush(BufferPool& pool, BlockSink& sink, uint32_t* refused_fr
   return ok;
 }
 
-bool BlockBuilder::Append(const Frame& f, const BlockLimits& limits, BufferPool& pool,
-                          BlockSink& sink, uint32_t* refused_frames) {
+bool BlockBuilder::AppendSlow(const Frame& f, const BlockLimits& limits, BufferPool& pool,
+                              BlockSink& sink, uint32_t* refused_frames) {
   bool ok = true;
   std::size_t rec = FrameRecordSize(f);
   if (info_.frames != 0 &&

@@ -28,6 +28,7 @@
 
 #include "appliance/common/block.h"
 #include "appliance/common/frame.h"
+#include "appliance/common/frame_record.h"
 
 namespace callvault::media {
 
@@ -64,11 +65,24 @@ class BlockBuilder {
   void Reset(const BlockInfo& identity);  // new stream: seq from 0, nothing buffered
   // Appends one frame; may first push the block it completes. Returns false when a
   // pushed block was refused by the sink (its frames are lost: the caller counts).
+  // Inline for the per-packet case (the frame joins the open block, fits its buffer and
+  // does not fill the block); everything else goes through AppendSlow(), same rules.
   bool Append(const Frame& f, const BlockLimits& limits, BufferPool& pool, BlockSink& sink,
-              uint32_t* refused_frames);
+              uint32_t* refused_frames) {
+    const std::size_t end = buf_.size() + FrameRecordSize(f);
+    if (info_.frames != 0 && end < limits.block_bytes && end <= buf_.capacity() &&
+        f.ts_ns - info_.first_ts_ns < limits.block_ns) {
+      info_.last_ts_ns = f.ts_ns;
+      ++info_.frames;
+      AppendFrameRecord(f, buf_);
+      return true;
+    }
+    return AppendSlow(f, limits, pool, sink, refused_frames);
+  }
   // Pushes the open block if it has frames (block_ms timer, leg close, shutdown).
   bool Flush(BufferPool& pool, BlockSink& sink, uint32_t* refused_frames);
   bool empty() const { return info_.frames == 0; }
+  uint32_t frames() const { return info_.frames; }  // in the open block
   uint64_t first_ts_ns() const { return info_.first_ts_ns; }
   uint32_t blocks_pushed() const { return info_.seq; }
   std::size_t buffered_bytes() const { return buf_.size(); }
@@ -80,6 +94,9 @@ class BlockBuilder {
   }
 
  private:
+  bool AppendSlow(const Frame& f, const BlockLimits& limits, BufferPool& pool, BlockSink& sink,
+                  uint32_t* refused_frames);
+
   BlockInfo info_;
   std::vector<uint8_t> buf_;
 };

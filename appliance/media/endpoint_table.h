@@ -12,6 +12,7 @@
 #define CALLVAULT_APPLIANCE_MEDIA_ENDPOINT_TABLE_H_
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "appliance/common/net_types.h"
@@ -28,6 +29,17 @@ struct EndpointBinding {
   uint8_t learned = 0;    // 1: latched from traffic (NAT) or orphan, not from SDP
 };
 
+// Endpoint equality as two 8-byte loads and the port (operator== of the array compiles to
+// a memcmp call; this is the per-packet key compare).
+inline bool SameEndpoint(const Endpoint& a, const Endpoint& b) {
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a.ip.bytes.data(), 8);
+  std::memcpy(&a1, a.ip.bytes.data() + 8, 8);
+  std::memcpy(&b0, b.ip.bytes.data(), 8);
+  std::memcpy(&b1, b.ip.bytes.data() + 8, 8);
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0 && a.port == b.port;
+}
+
 class EndpointTable {
  public:
   // Room for at least `max_entries` live endpoints at <= 50 % load.
@@ -41,7 +53,7 @@ class EndpointTable {
     for (std::size_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (!s.live) return nullptr;
-      if (s.key == e) return &s.value;
+      if (SameEndpoint(s.key, e)) return &s.value;
     }
     return nullptr;
   }

@@ -40,5 +40,27 @@ TEST(EndpointTable, MatchesAStdMapUnderChurn) {
   EXPECT_EQ(t.Find(Endpoint{IpAddress::FromV4(0x01020304u), 1}), nullptr);
 }
 
+TEST(EndpointTable, SameEndpointIsEquality) {
+  // The table's key compare must be exactly operator==: flip each address byte and the
+  // port, IPv4-mapped and IPv6.
+  std::mt19937 rng(5);
+  for (int round = 0; round < 200; ++round) {
+    Endpoint a;
+    for (auto& b : a.ip.bytes) b = uint8_t(rng());
+    if (round % 2) a.ip = IpAddress::FromV4(uint32_t(rng()));
+    a.port = uint16_t(rng());
+    Endpoint b = a;
+    EXPECT_TRUE(SameEndpoint(a, b));
+    for (std::size_t i = 0; i < 16; ++i) {
+      Endpoint c = a;
+      c.ip.bytes[i] ^= uint8_t(1u << (rng() % 8));
+      EXPECT_FALSE(SameEndpoint(a, c));
+      EXPECT_EQ(SameEndpoint(a, c), a == c);
+    }
+    b.port ^= uint16_t(1u << (rng() % 16));
+    EXPECT_FALSE(SameEndpoint(a, b));
+  }
+}
+
 }  // namespace
 }  // namespace callvault::media

@@ -274,7 +274,11 @@ void MediaEngine::Append(BlockBuilder& b, const Frame& f, uint32_t leg) {
   uint32_t before = b.blocks_pushed();
   uint64_t misses = pool_.misses();
   b.Append(f, opt_.limits, pool_, *sink_, &refused);
-  if (!b.empty() && b.first_ts_ns() < block_due_[leg]) block_due_[leg] = b.first_ts_ns();
+  // block_due_[leg] is a lower bound of the first frame time of the leg's open blocks:
+  // only a frame that opened a block can lower it (a random 8-byte read saved per frame).
+  if (b.frames() == 1 && b.first_ts_ns() < block_due_[leg]) {
+    block_due_[leg] = b.first_ts_ns();
+  }
   if (refused) drops_.Inc(MediaDrop::kSinkRefused, refused);
   events_.Inc(MediaEvent::kBlocks, b.blocks_pushed() - before);
   events_.Inc(MediaEvent::kPoolMiss, pool_.misses() - misses);
@@ -303,10 +307,11 @@ bool MediaEngine::RecordMatched(const decode::DecodedPacket& pkt, uint32_t s, ui
   hot.last_packet_ns = f.ts_ns;
   hot.stamp = ++packet_stamp_;
   uint64_t refused_before = drops_[MediaDrop::kSinkRefused];
-  MediaPacketKind kind = ClassifyMediaPacket(pkt.payload);
+  RtpHeader h;
+  const bool plain = ParsePlainRtp(pkt.payload, &h);  // classified and parsed: the usual case
+  MediaPacketKind kind = plain ? MediaPacketKind::kRtp : ClassifyMediaPacket(pkt.payload);
   if (kind == MediaPacketKind::kRtp) {
-    RtpHeader h;
-    if (ParseRtp(pkt.payload, &h) != RtpError::kOk) {
+    if (!plain && ParseRtp(pkt.payload, &h) != RtpError::kOk) {
       events_.Inc(MediaEvent::kRtpMalformed);
       Leg& leg = legs_[uint32_t(li)];
       ++leg.other_packets;
@@ -333,13 +338,14 @@ bool MediaEngine::RecordMatched(const decode::DecodedPacket& pkt, uint32_t s, ui
       events_.Inc(MediaEvent::kDtmf, dtmf.events().size() - before);
     }
     bool not_audio = codec == Codec::kTelephoneEvent || codec == Codec::kComfortNoise;
-    uint64_t ssrc_changes = hot.stats.ssrc_changes();
+    // What RtpStats counts as an SSRC change, from its hot fields (the counter is cold).
+    bool ssrc_change = hot.stats.started() && h.ssrc != hot.stats.ssrc();
     SeqVerdict v = hot.stats.Update(h.ssrc, h.seq, h.timestamp, h.payload_type,
                                     not_audio ? 0 : clock, f.ts_ns,
                                     codec == Codec::kComfortNoise);
     if (v == SeqVerdict::kDuplicate) events_.Inc(MediaEvent::kDuplicate);
     if (v == SeqVerdict::kLate) events_.Inc(MediaEvent::kLate);
-    events_.Inc(MediaEvent::kSsrcChange, hot.stats.ssrc_changes() - ssrc_changes);
+    if (ssrc_change) events_.Inc(MediaEvent::kSsrcChange);
     if (!not_audio && codec != Codec::kUnknown && hot.last_codec != codec) {
       hot.last_codec = codec;
     }
@@ -386,6 +392,18 @@ bool MediaEngine::OnPacket(const decode::DecodedPacket& pkt) {
   return OnPacketHashed(pkt, EndpointTable::Hash(pkt.dst));
 }
 
+inline void MediaEngine::PrefetchWrite(const decode::DecodedPacket& pkt, int32_t leg) const {
+  if (leg < 0 || pkt.frame == nullptr) return;
+  const uint8_t* w = hot_[uint32_t(leg)].rtp.write_position();
+  if (w == nullptr) return;
+  // Every line of [w, w + record size), from the line holding w.
+  uintptr_t first = reinterpret_cast<uintptr_t>(w) & ~uintptr_t(63);
+  uintptr_t end = reinterpret_cast<uintptr_t>(w) + FrameRecordSize(*pkt.frame);
+  for (uintptr_t a = first; a < end; a += 64) {
+    PrefetchForWrite(reinterpret_cast<const uint8_t*>(a));
+  }
+}
+
 std::size_t MediaEngine::OnBurst(std::span<const decode::DecodedPacket> pkts) {
   std::size_t recorded = 0;
   std::array<uint64_t, kMaxBurst> hash;
@@ -402,8 +420,9 @@ std::size_t MediaEngine::OnBurst(std::span<const decode::DecodedPacket> pkts) {
       pkts = pkts.subspan(n);
       continue;
     }
-    // Pass 2: the slot is (being) fetched: find the leg of rule 1 and prefetch its hot
-    // state. Only a hint: processing an earlier packet may change the tables.
+    // Pass 2: the slot is (being) fetched: find the leg of rule 1 and prefetch the lines
+    // of its hot state that a steady-state packet touches. Only a hint: processing an
+    // earlier packet may change the tables.
     for (std::size_t i = 0; i < n; ++i) {
       leg[i] = -1;
       const EndpointBinding* b = table_.Find(pkts[i].dst, hash[i]);
@@ -411,16 +430,11 @@ std::size_t MediaEngine::OnBurst(std::span<const decode::DecodedPacket> pkts) {
       leg[i] = LegOf(b->session, b->stream, uint8_t(1 - b->side));
       if (leg[i] < 0) continue;
       const char* p = reinterpret_cast<const char*>(&hot_[uint32_t(leg[i])]);
-      for (std::size_t off = 0; off < sizeof(LegHot); off += 64) __builtin_prefetch(p + off);
+      for (std::size_t line = 0; line < kHotLines; ++line) __builtin_prefetch(p + line * 64);
     }
     // Pass 3: the block write position of each leg (a write: prefetch for ownership).
-    for (std::size_t i = 0; i < n; ++i) {
-      if (leg[i] < 0 || pkts[i].frame == nullptr) continue;
-      const uint8_t* w = hot_[uint32_t(leg[i])].rtp.write_position();
-      if (w == nullptr) continue;
-      std::size_t bytes = FrameRecordSize(*pkts[i].frame);
-      for (std::size_t off = 0; off < bytes + 63; off += 64) PrefetchForWrite(w + off);
-    }
+    // Issued back to back so that their TLB walks and misses overlap.
+    for (std::size_t i = 0; i < n; ++i) PrefetchWrite(pkts[i], leg[i]);
     // Pass 4: process in order, exactly as OnPacket().
     for (std::size_t i = 0; i < n; ++i) recorded += OnPacketHashed(pkts[i], hash[i]) ? 1 : 0;
     pkts = pkts.subspan(n);
@@ -443,8 +457,9 @@ bool MediaEngine::OnPacketHashed(const decode::DecodedPacket& pkt, uint64_t dst_
       // latched flag and announced address change only in OnMediaChanged or here).
       int32_t li = LegOf(s, stream, sender);
       LegHot* hot = li >= 0 ? &hot_[uint32_t(li)] : nullptr;
-      bool settled = hot != nullptr && (hot->flags & LegHot::kSrcCached) &&
-                     ((hot->flags & LegHot::kSrcLatched) || pkt.src == hot->cached_src);
+      bool settled =
+          hot != nullptr && (hot->flags & LegHot::kSrcCached) &&
+          ((hot->flags & LegHot::kSrcLatched) || SameEndpoint(pkt.src, hot->cached_src));
       if (!settled) {
         SideStream& snd = sessions_[s].streams[stream].side[sender];
         if (!snd.latched && !(pkt.src == snd.rtp) && !(pkt.src == snd.rtcp) &&

@@ -42,13 +42,18 @@
 // Burst path (OnBurst, what the pipeline calls): up to kMaxBurst packets in three passes
 // so that their cache misses overlap instead of following one another: (1) hash every
 // destination once and prefetch its endpoint-table slot; (2) look the slot up, find the
-// leg from the dense per-session leg index and prefetch the leg's hot state; (3) prefetch
-// the leg's block write position; then each packet is processed exactly as OnPacket()
-// would, in order (the prefetches are hints: state changed by an earlier packet of the
-// burst is re-read). Leg state is split: LegHot (sequence/jitter/stats, the RTP block
-// builder, per-leg caches of the payload-type map and of the latch check) is what a
-// steady-state RTP packet touches; Leg (descriptive fields, DTMF, RTCP/other builders) is
-// cold. The steady-state RTP path reads no Session.
+// leg from the dense per-session leg index and prefetch the kHotLines (3) lines of the
+// leg's hot state; (3) prefetch for writing exactly the lines of the leg's block that the
+// record will occupy, back to back for the whole burst (their TLB walks and misses
+// overlap); then each packet is processed exactly as OnPacket() would, in order (the
+// prefetches are hints: state changed by an earlier packet of the burst is re-read).
+// Leg state is split: LegHot (RTP block builder, the leg's caches of the payload-type map
+// and of the latch check, then RtpStats whose in-order fields come first) is what a
+// steady-state RTP packet touches, within its first 3 cache lines; Leg (descriptive
+// fields, DTMF, RTCP/other builders) is cold. The steady-state RTP path reads no Session,
+// no rare counter and no bitmap line (reorder windows <= 64, see rtp_stats.h), and
+// block_due_ only when a frame opens a block. A plain RTP header (0x80, no CSRC,
+// extension or padding) is classified and parsed in one step (rtp.h ParsePlainRtp).
 //
 // Memory (stated, bounded, from config at start-up): per leg slot sizeof(LegHot) +
 // sizeof(Leg) (~1.3 KiB: stats, DTMF, 3 block builders); per session slot sizeof(Session)
@@ -60,6 +65,7 @@
 #define CALLVAULT_APPLIANCE_MEDIA_MEDIA_ENGINE_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -184,9 +190,13 @@ class MediaEngine {
     uint8_t retired_count = 0;
     uint32_t active_index = 0;
   };
-  // What a steady-state RTP packet touches (OnBurst prefetches all of it: 7 lines).
+  // What a steady-state RTP packet touches, in its first kHotLines lines (OnBurst
+  // prefetches those): the RTP block builder (line 0), the leg's identity and caches, the
+  // hot part of RtpStats. The rest of RtpStats (rare counters, long-window bitmap)
+  // follows and is read only on rare events and at close.
   struct alignas(64) LegHot {
     static constexpr uint8_t kPtCached = 1, kSrcCached = 2, kSrcLatched = 4;
+    BlockBuilder rtp;
     uint32_t session = 0;
     uint8_t stream = 0;
     uint8_t sender = 0;
@@ -194,14 +204,16 @@ class MediaEngine {
     uint8_t cached_pt = 0;    // payload type -> codec/clock (LookupPt + static table)
     Codec cached_codec = Codec::kUnknown;
     Codec last_codec = Codec::kUnknown;
+    Endpoint cached_src;      // the sender's announced RTP address (latch check)
     uint32_t cached_clock = 0;
     uint64_t last_packet_ns = 0;
     uint64_t stamp = 0;       // engine packet number of this leg's last packet
-    Endpoint cached_src;      // the sender's announced RTP address (latch check)
-    BlockBuilder rtp;
     RtpStats stats;
   };
-  static_assert(sizeof(LegHot) <= 7 * 64, "hot leg state: at most 7 cache lines");
+  static constexpr std::size_t kHotLines = 3;
+  static_assert(sizeof(BlockBuilder) == 64, "the RTP block builder is one cache line");
+  static_assert(offsetof(LegHot, stats) + RtpStats::kHotBytes <= kHotLines * 64,
+                "steady-state leg state: at most kHotLines cache lines");
   struct Leg {
     bool used = false;
     uint32_t active_index = 0;
@@ -227,6 +239,7 @@ class MediaEngine {
   };
 
   bool OnPacketHashed(const decode::DecodedPacket& pkt, uint64_t dst_hash);
+  void PrefetchWrite(const decode::DecodedPacket& pkt, int32_t leg) const;
   bool RecordMatched(const decode::DecodedPacket& pkt, uint32_t session, uint8_t stream,
                      uint8_t sender);
   int32_t& LegOf(uint32_t session, uint8_t stream, uint8_t sender) {

@@ -44,6 +44,27 @@ struct RtpHeader {
 // Parses an RTP packet. Does not decide whether it is RTCP: call Classify() first.
 RtpError ParseRtp(std::span<const uint8_t> data, RtpHeader* out);
 
+// The per-packet shortcut for the common case: a plain RTP packet (first byte 0x80: V=2,
+// no padding, extension or CSRC; second byte outside RFC 5761's RTCP range 192..223; at
+// least 12 bytes). Returns false for anything else, without touching `out`. When it
+// returns true, ClassifyMediaPacket(data) is kRtp and ParseRtp(data) would give `out`.
+inline bool ParsePlainRtp(std::span<const uint8_t> data, RtpHeader* out) {
+  const uint8_t* p = data.data();
+  if (data.size() < 12 || p[0] != 0x80 || (p[1] >= 192 && p[1] <= 223)) return false;
+  out->padding = false;
+  out->extension = false;
+  out->csrc_count = 0;
+  out->marker = (p[1] & 0x80) != 0;
+  out->payload_type = p[1] & 0x7f;
+  out->seq = uint16_t(p[2] << 8 | p[3]);
+  out->timestamp = uint32_t(p[4]) << 24 | uint32_t(p[5]) << 16 | uint32_t(p[6]) << 8 | p[7];
+  out->ssrc = uint32_t(p[8]) << 24 | uint32_t(p[9]) << 16 | uint32_t(p[10]) << 8 | p[11];
+  out->ext_profile = 0;
+  out->payload = data.subspan(12);
+  out->pad_bytes = 0;
+  return true;
+}
+
 // What a datagram on a media port is (RFC 7983).
 enum class MediaPacketKind : uint8_t {
   kRtp = 0,

@@ -1,10 +1,13 @@
 #include "appliance/media/rtp_stats.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 
 namespace callvault::media {
 
 void RtpStats::CloseRun() {
+  static_assert(offsetof(RtpStats, base_ext_) == kHotBytes, "hot fields first");
   if (!started_) return;
   uint64_t expected = uint64_t(max_ext_) - base_ext_ + 1;
   if (expected > run_unique_) lost_closed_ += expected - run_unique_;
@@ -18,9 +21,31 @@ void RtpStats::StartRun(uint32_t ssrc, uint16_t seq) {
   base_ext_ = (1u << 16) | seq;
   max_ext_ = base_ext_;
   run_unique_ = 1;
-  bits_.fill(0);
-  Mark(base_ext_);
+  if (short_window()) {
+    recent_ = 1;  // bit 0: max_ext_ itself
+  } else {
+    bits_.fill(0);
+    bits_[(base_ext_ % kWindow) / 64] |= 1ull << (base_ext_ % 64);
+  }
   have_transit_ = false;
+}
+
+void RtpStats::Advance(uint32_t ext, uint32_t delta) {
+  if (short_window()) {
+    // Sequence numbers the register slides over were not seen: shifted in as 0.
+    recent_ = (delta >= 64 ? 0 : recent_ << delta) | 1;
+    max_ext_ = ext;
+    return;
+  }
+  // Ring: clear the bits the window slides over, then mark.
+  if (delta >= kWindow) {
+    bits_.fill(0);
+  } else {
+    for (uint32_t s = max_ext_ + 1; s != ext; ++s) Clear(s);
+  }
+  Clear(ext);
+  max_ext_ = ext;
+  Mark(ext);
 }
 
 uint64_t RtpStats::lost() const {
@@ -33,10 +58,27 @@ double RtpStats::jitter_ms() const {
   return jitter_clock_ == 0 ? 0.0 : jitter_ * 1000.0 / jitter_clock_;
 }
 
+double RtpStats::max_jitter_ms() const {
+  // x -> x * 1000.0 / clock is monotonic in floating point too, so converting the
+  // maximum equals the maximum of the converted values (what jitter_ms() reported).
+  double current = jitter_clock_ == 0 ? 0.0 : max_jitter_ * 1000.0 / jitter_clock_;
+  return std::max(max_jitter_ms_closed_, current);
+}
+
+void RtpStats::NewClock(uint32_t clock_rate) {
+  // A codec with another clock: restart the estimator in the new units.
+  max_jitter_ms_closed_ = max_jitter_ms();
+  max_jitter_ = 0;
+  jitter_ = 0;
+  jitter_clock_ = clock_rate;
+  have_transit_ = false;
+}
+
 SeqVerdict RtpStats::Update(uint32_t ssrc, uint16_t seq, uint32_t rtp_ts, uint8_t pt,
                             uint32_t clock_rate, uint64_t arrival_ns, bool comfort_noise) {
+  // The bit of last_pt_ is set once a packet was seen: only a change touches the set.
+  if (pt != last_pt_ || packets_ == 0) pt_seen_[pt >> 6 & 1] |= 1ull << (pt & 63);
   ++packets_;
-  pt_seen_[pt >> 6 & 1] |= 1ull << (pt & 63);
   if (comfort_noise) ++cn_;
   SeqVerdict verdict;
   if (!started_ || ssrc != ssrc_) {
@@ -49,16 +91,7 @@ SeqVerdict RtpStats::Update(uint32_t ssrc, uint16_t seq, uint32_t rtp_ts, uint8_
     int32_t delta = int16_t(uint16_t(seq - max_low));
     int64_t ext = int64_t(max_ext_) + delta;
     if (delta > 0 && delta < kMaxDropout) {
-      // Forward: clear the bits the window slides over, then mark.
-      uint32_t e = uint32_t(ext);
-      if (uint32_t(delta) >= kWindow) {
-        bits_.fill(0);
-      } else {
-        for (uint32_t s = max_ext_ + 1; s != e; ++s) Clear(s);
-      }
-      Clear(e);
-      Mark(e);
-      max_ext_ = e;
+      Advance(uint32_t(ext), uint32_t(delta));
       ++run_unique_;
       verdict = SeqVerdict::kInOrder;
     } else if (delta <= 0 && uint32_t(-delta) < window_ && ext >= int64_t(base_ext_)) {
@@ -85,22 +118,15 @@ SeqVerdict RtpStats::Update(uint32_t ssrc, uint16_t seq, uint32_t rtp_ts, uint8_
   // Jitter (A.8) on in-order packets only: a reordered packet's transit is not the
   // successor of the last one.
   if (clock_rate != 0 && verdict != SeqVerdict::kReordered) {
-    if (clock_rate != jitter_clock_) {
-      // A codec with another clock: restart the estimator in the new units.
-      jitter_ = 0;
-      jitter_clock_ = clock_rate;
-      have_transit_ = false;
-    }
+    if (clock_rate != jitter_clock_) NewClock(clock_rate);
     if (arrival_ns < arrival_base_ns_) arrival_base_ns_ = arrival_ns;
     int64_t arrival = int64_t((arrival_ns - arrival_base_ns_) / 1000 * clock_rate / 1000000);
-    int64_t transit = arrival - int64_t(rtp_ts);
+    // 32-bit timestamp wrap: transits and their difference are taken modulo 2^32.
+    uint32_t transit = uint32_t(arrival) - rtp_ts;
     if (have_transit_ && pt == last_pt_) {
-      int64_t d = transit - last_transit_;
-      // 32-bit timestamp wrap: take the difference modulo 2^32.
-      d = int64_t(int32_t(uint32_t(d)));
+      int64_t d = int64_t(int32_t(transit - last_transit_));
       jitter_ += (double(std::llabs(d)) - jitter_) / 16.0;
-      double ms = jitter_ms();
-      if (ms > max_jitter_ms_) max_jitter_ms_ = ms;
+      if (jitter_ > max_jitter_) max_jitter_ = jitter_;
     }
     last_transit_ = transit;
     have_transit_ = true;

@@ -25,6 +25,41 @@ TEST(RtpParse, FixedHeader) {
   EXPECT_EQ(h.payload[0], 1);
 }
 
+TEST(RtpParse, PlainRtpShortcutAgreesWithClassifyAndParse) {
+  // ParsePlainRtp takes only what ClassifyMediaPacket calls RTP and ParseRtp parses the
+  // same way; every first/second byte combination, and short datagrams.
+  for (int b0 = 0; b0 < 256; ++b0) {
+    for (int b1 = 0; b1 < 256; ++b1) {
+      for (std::size_t len : {std::size_t(8), std::size_t(11), std::size_t(12), std::size_t(40)}) {
+        std::vector<uint8_t> d(len);
+        for (std::size_t i = 0; i < len; ++i) d[i] = uint8_t(i * 37 + 11);
+        d[0] = uint8_t(b0);
+        d[1] = uint8_t(b1);
+        RtpHeader fast;
+        if (!ParsePlainRtp(d, &fast)) {
+          EXPECT_FALSE(b0 == 0x80 && len >= 12 && (b1 < 192 || b1 > 223));
+          continue;
+        }
+        ASSERT_EQ(ClassifyMediaPacket(d), MediaPacketKind::kRtp) << b0 << " " << b1;
+        RtpHeader full;
+        ASSERT_EQ(ParseRtp(d, &full), RtpError::kOk);
+        EXPECT_EQ(fast.padding, full.padding);
+        EXPECT_EQ(fast.extension, full.extension);
+        EXPECT_EQ(fast.csrc_count, full.csrc_count);
+        EXPECT_EQ(fast.marker, full.marker);
+        EXPECT_EQ(fast.payload_type, full.payload_type);
+        EXPECT_EQ(fast.seq, full.seq);
+        EXPECT_EQ(fast.timestamp, full.timestamp);
+        EXPECT_EQ(fast.ssrc, full.ssrc);
+        EXPECT_EQ(fast.ext_profile, full.ext_profile);
+        EXPECT_EQ(fast.pad_bytes, full.pad_bytes);
+        EXPECT_EQ(fast.payload.data(), full.payload.data());
+        EXPECT_EQ(fast.payload.size(), full.payload.size());
+      }
+    }
+  }
+}
+
 TEST(RtpParse, CsrcExtensionPadding) {
   // RFC 3550 §5.1/§5.3.1: CC=2, X=1 with a 1-word extension, P=1 with 4 pad bytes.
   std::vector<uint8_t> b = {0xB2, 0x00, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9,
