@@ -191,11 +191,26 @@ class Store {
   // their block bytes are booked as dead per segment. Held calls are skipped (never
   // destroyed). Idempotent. Any order of ids; fastest in id order (storage/store_destroy.cc).
   [[nodiscard]] absl::StatusOr<DestroyResult> DestroyCalls(std::span<const CallId> ids);
+  // Writes every memtable of the index to SST files (the WAL rolls). Retention calls it
+  // before a large destroy: deletes then go into empty memtables, where the sorted
+  // blind-index deletes land next to each other instead of between the day's writes.
+  [[nodiscard]] absl::Status FlushIndex();
   [[nodiscard]] absl::StatusOr<std::vector<SegmentUsage>> ListSegments();
   // Deleting dead segments, compacting partly dead ones and merging small ones:
   // storage/maintenance/segment_rewriter.h and segment_merge.h.
   // Compacts the index over all column families so deleted keys leave SST files and WAL.
   [[nodiscard]] absl::Status CompactIndex();
+  // The same guarantee for destroyed calls at the cost of what destroying touched (the
+  // retention purge's step): the column families keyed by call id (calls, time, blocks,
+  // keys, usage 'c') are compacted only from their first key up to the highest call id
+  // DestroyCalls ever deleted (kept in the meta CF, written in the destroy batch itself,
+  // so it survives a crash; ids sort by start, so for retention that is the oldest part
+  // of the index); the blind indexes (ani, dialled, agent: keyed hashes, scattered) and
+  // the small holds and meta whole; usage 'd'/'s' (day and segment accounting, no call
+  // in them) are left to RocksDB's own compactions. Every memtable is flushed first,
+  // so the WAL rolls. Afterwards no SST file or WAL holds a key or value of a destroyed
+  // call. A store without the record (destroyed by an older build) is compacted whole.
+  [[nodiscard]] absl::Status CompactDestroyed();
   [[nodiscard]] absl::StatusOr<std::vector<DayUsage>> DiskUsageByDay();
 
   // --- keys ------------------------------------------------------------------------------

@@ -4,15 +4,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <shared_mutex>
 
 #include <fmt/format.h>
+#include <rocksdb/env.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/write_batch.h>
 
 #include "appliance/common/status.h"
@@ -33,9 +37,68 @@ rocksdb::WriteOptions Synced() {
   return wo;
 }
 
+// One manual compaction: a column family over [begin, end] (nullopt = that side open).
+struct CompactTask {
+  idx::Cf cf;
+  std::optional<std::string> begin, end;
+};
+
+// Every memtable to SST files; the WAL rolls.
+absl::Status FlushAll(StoreImpl& m) {
+  return FromRocks(m.db->Flush(rocksdb::FlushOptions(), m.cf), "flush index");
+}
+
+// Flushes every memtable first (so the WAL rolls and deleted keys leave it too, and a
+// ranged compaction sees every tombstone in an SST file), then runs the tasks on two
+// threads, those of the largest column families first, then syncs the WAL.
+// Deleted keys and their tombstones leave when they meet in the bottommost level;
+// kForceOptimized still rewrites every older bottommost file in the range but not the
+// files this same compaction just wrote there (kForce rewrote those a second time).
+absl::Status RunCompactions(StoreImpl& m, std::vector<CompactTask> tasks) {
+  RETURN_IF_ERROR(FlushAll(m));
+  std::vector<uint64_t> bytes(m.cf.size());
+  for (std::size_t i = 0; i < m.cf.size(); ++i) {
+    rocksdb::ColumnFamilyMetaData md;
+    m.db->GetColumnFamilyMetaData(m.cf[i], &md);
+    bytes[i] = md.size;
+  }
+  std::stable_sort(tasks.begin(), tasks.end(), [&](const CompactTask& a, const CompactTask& b) {
+    return bytes[std::size_t(a.cf)] > bytes[std::size_t(b.cf)];
+  });
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  o.max_subcompactions = 2;
+  // Two manual compactions at once (the appliance has two cores; this runs in the
+  // nightly job). A manual compaction runs on RocksDB's LOW-priority pool, which
+  // max_background_jobs = 2 sizes to ONE thread, and an exclusive one waits for every
+  // other: so, not exclusive, and a second pool thread. Automatic compactions stay
+  // limited by max_background_jobs; the extra thread only lets the manual ones overlap.
+  o.exclusive_manual_compaction = false;
+  m.db->GetEnv()->IncBackgroundThreadsIfNeeded(2, rocksdb::Env::Priority::LOW);
+  std::atomic<std::size_t> next{0};
+  std::vector<absl::Status> status(tasks.size());
+  auto work = [&] {
+    for (std::size_t i = next++; i < tasks.size(); i = next++) {
+      const CompactTask& t = tasks[i];
+      rocksdb::Slice b(t.begin ? *t.begin : std::string_view()),
+          e(t.end ? *t.end : std::string_view());
+      status[i] = FromRocks(m.db->CompactRange(o, m.h(t.cf), t.begin ? &b : nullptr,
+                                               t.end ? &e : nullptr),
+                            fmt::format("compact index ({})", idx::kCfNames[t.cf]));
+    }
+  };
+  std::thread helper(work);
+  work();
+  helper.join();
+  for (const absl::Status& s : status) RETURN_IF_ERROR(s);
+  return FromRocks(m.db->FlushWAL(true), "flush WAL");
+}
+
 }  // namespace
 
 // Store::DestroyCalls: storage/store_destroy.cc.
+
+absl::Status Store::FlushIndex() { return FlushAll(*impl_); }
 
 absl::StatusOr<std::vector<SegmentUsage>> Store::ListSegments() {
   StoreImpl& m = *impl_;
@@ -58,27 +121,34 @@ absl::StatusOr<std::vector<SegmentUsage>> Store::ListSegments() {
 }
 
 absl::Status Store::CompactIndex() {
-  rocksdb::CompactRangeOptions o;
-  // Deleted keys and their tombstones leave when they meet in the bottommost level;
-  // kForceOptimized still rewrites every older bottommost file but not the files this
-  // same compaction just wrote there (kForce rewrote those a second time).
-  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
-  o.max_subcompactions = 2;
-  // One manual compaction runs on one thread: compact the column families on two
-  // threads at once (the appliance has two cores; this runs in the nightly job).
-  std::atomic<size_t> next{0};
-  std::vector<absl::Status> status(impl_->cf.size());
-  auto work = [&] {
-    for (size_t i = next++; i < impl_->cf.size(); i = next++) {
-      status[i] = FromRocks(impl_->db->CompactRange(o, impl_->cf[i], nullptr, nullptr),
-                            "compact index");
-    }
-  };
-  std::thread helper(work);
-  work();
-  helper.join();
-  for (const absl::Status& s : status) RETURN_IF_ERROR(s);
-  return FromRocks(impl_->db->FlushWAL(true), "flush WAL");
+  std::vector<CompactTask> tasks;
+  for (int c = 0; c < idx::kCfCount; ++c) tasks.push_back({idx::Cf(c), {}, {}});
+  return RunCompactions(*impl_, std::move(tasks));
+}
+
+absl::Status Store::CompactDestroyed() {
+  StoreImpl& m = *impl_;
+  std::string v;
+  rocksdb::Status s = m.db->Get(rocksdb::ReadOptions(), m.h(idx::kMeta), kMetaDestroyedMaxId, &v);
+  if (s.IsNotFound()) return CompactIndex();  // destroyed by an older build, or never
+  RETURN_IF_ERROR(FromRocks(s, "compact index: read the highest destroyed id"));
+  if (v.size() != 8) {
+    return IntegrityError(fmt::format("index meta {}: {} bytes, want 8", kMetaDestroyedMaxId,
+                                      v.size()));
+  }
+  const std::string last = v;  // IdKey of the highest destroyed call
+  std::vector<CompactTask> tasks;
+  for (idx::Cf c : {idx::kCalls, idx::kTime, idx::kBlocks, idx::kKeys}) {
+    tasks.push_back({c, {}, last});
+  }
+  // usage: the per-call entries 'c'|id over the same ids. The day and segment entries
+  // ('d', 's') name no call; a second range in the same column family would rewrite the
+  // file the first one just wrote (kForceOptimized spares only files of its own run).
+  tasks.push_back({idx::kUsage, {}, "c" + last});
+  for (idx::Cf c : {idx::kAni, idx::kDialled, idx::kAgent, idx::kHolds, idx::kMeta}) {
+    tasks.push_back({c, {}, {}});
+  }
+  return RunCompactions(m, std::move(tasks));
 }
 
 absl::StatusOr<std::vector<DayUsage>> Store::DiskUsageByDay() {

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -119,6 +120,7 @@ struct BatchState {
   std::map<std::pair<uint32_t, uint64_t>, uint64_t> seg_dead;  // (day, segment) -> bytes
   std::map<uint32_t, uint64_t> day_dead;
   std::size_t calls = 0;
+  uint64_t max_id = 0;  // the highest id deleted in this batch
 
   void Clear() {
     batch.Clear();
@@ -128,6 +130,7 @@ struct BatchState {
     seg_dead.clear();
     day_dead.clear();
     calls = 0;
+    max_id = 0;
   }
 };
 
@@ -146,6 +149,16 @@ absl::StatusOr<DestroyResult> Store::DestroyCalls(std::span<const CallId> ids) {
   std::vector<CallId> sorted(ids.begin(), ids.end());
   if (!std::is_sorted(sorted.begin(), sorted.end())) std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+
+  // The highest id ever deleted, for CompactDestroyed(): raised inside each batch.
+  uint64_t max_id = 0;
+  {
+    std::string v;
+    rocksdb::Status s =
+        m.db->Get(rocksdb::ReadOptions(), m.h(idx::kMeta), kMetaDestroyedMaxId, &v);
+    if (!s.IsNotFound()) RETURN_IF_ERROR(FromRocks(s, "destroy: read the highest destroyed id"));
+    if (s.ok() && v.size() == 8) max_id = idx::GetBe(v.data(), 8);
+  }
 
   BatchState st;
   const std::size_t per_batch = std::min(kDestroyBatchCalls, sorted.size());
@@ -172,6 +185,12 @@ absl::StatusOr<DestroyResult> Store::DestroyCalls(std::span<const CallId> ids) {
     for (const auto& [seg, bytes] : st.seg_dead) {
       st.batch.Merge(m.h(idx::kUsage), idx::UsageSegKey(seg.first, seg.second),
                      idx::U64s<3>({0, Neg(bytes), bytes}));
+    }
+    if (st.max_id > max_id) {
+      max_id = st.max_id;
+      char v[8];
+      PutBe64(v, max_id);
+      st.batch.Put(m.h(idx::kMeta), kMetaDestroyedMaxId, rocksdb::Slice(v, sizeof v));
     }
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -225,6 +244,7 @@ absl::StatusOr<DestroyResult> Store::DestroyCalls(std::span<const CallId> ids) {
           }
         }
       }
+      st.max_id = id.value;  // ids ascend
       char uk[9];
       uk[0] = 'c';
       PutBe64(uk + 1, id.value);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/index/index_keys.h"
@@ -16,6 +17,11 @@
 #include "storage/store.h"
 
 namespace callvault {
+
+// meta CF: the highest call id Store::DestroyCalls ever deleted (u64 big-endian), Put in
+// the destroy's own WriteBatch; Store::CompactDestroyed() compacts the id-keyed column
+// families up to it.
+inline constexpr std::string_view kMetaDestroyedMaxId = "destroy/max_id";
 
 // Converts a rocksdb::Status (the boundary rule of style.md).
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view context);

@@ -4,9 +4,13 @@
 // Contract: same thread as the pipeline (offline ingest, the libpcap loop) or the DPDK
 // writer thread. Counts what went through so that ingest can report it. Blocks refused by
 // the writer (after a write error) are counted by the writer (blocks_dropped). With a
-// DiskGuard, media blocks (RTP, RTCP, other) are refused while the disk is full — counted
-// by the guard as media_disk_full — and signalling blocks and call records are always
-// written: nothing already stored is ever deleted to make room.
+// DiskGuard, media blocks (RTP, RTCP, other) are discarded while the disk is full and
+// signalling blocks and call records are always written: nothing already stored is ever
+// deleted to make room. A discarded block is counted once, by the guard
+// (disk.media_disk_full), and Push() returns true: the sink took it and applied the disk
+// policy, so the caller's "sink refused" counter (media.sink_refused, meant for a full
+// ring) does not count the same block a second time. The DPDK writer thread ignores the
+// result anyway, so the guard's counter is the one both paths report.
 #ifndef CALLVAULT_STORAGE_STORE_PIPELINE_SINK_H_
 #define CALLVAULT_STORAGE_STORE_PIPELINE_SINK_H_
 
@@ -37,7 +41,7 @@ class StorePipelineSink final : public PipelineSink {
   bool Push(PlainBlock&& block) override {
     if (disk_ != nullptr && block.info.kind != StreamKind::kSignalling &&
         block.info.kind != StreamKind::kEvents && !disk_->AdmitMedia()) {
-      return false;
+      return true;  // discarded and counted by the guard (see above)
     }
     ++blocks_;
     block_bytes_ += block.payload.size();

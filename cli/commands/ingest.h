@@ -11,7 +11,7 @@
 // store's file system is checked before each file and every second of capture time:
 // below store.disk_floor_bytes an alarm line goes to the log (stderr) and everything is
 // still recorded; below the hard reserve media blocks are dropped (counted as
-// disk.media_disk_full; the media engine also counts them as media.sink_refused) while
+// disk.media_disk_full, and only there: not also as media.sink_refused) while
 // signalling blocks and call records are still written; recovery is automatic. Nothing
 // stored is ever deleted to make room. The summary's "disk" object reports it:
 //   {"state","worst_state","free_bytes","floor_bytes","reserve_bytes","media_disk_full"}

@@ -135,6 +135,8 @@ TEST_F(IngestDiskTest, FullDiskDropsMediaOnlyWithCounter) {
   EXPECT_EQ(s["disk"]["state"], "full");
   EXPECT_EQ(s["disk"]["media_disk_full"], ref_->stored.media_blocks);
   EXPECT_EQ(s["drops"]["disk.media_disk_full"], ref_->stored.media_blocks);
+  // Counted once: the guard's counter owns a disk-full refusal, not the media engine's.
+  EXPECT_FALSE(s["drops"].contains("media.sink_refused")) << s["drops"].dump();
   EXPECT_EQ(s["calls"], ref_->result.summary["calls"]);
 }
 

@@ -184,8 +184,9 @@ namespace callvault::retention {
 namespace {
 
 // The sink in front of the store writer applies the guard: while the disk is full, media
-// blocks are refused (and counted once, by the guard); signalling blocks, leg summaries
-// and call records still reach the writer.
+// blocks are discarded and counted once, by the guard (Push() returns true, so the media
+// engine's sink_refused does not count them again); signalling blocks, leg summaries and
+// call records still reach the writer.
 class RecordingWriter : public StoreWriter {
  public:
   void OnCallStarted(const CallRecord&) override { ++records; }
@@ -219,8 +220,8 @@ TEST(DiskGuardSinkTest, FullDiskRefusesMediaOnlyAndRecovers) {
   ASSERT_EQ(*g.Poll(), DiskState::kFull);
   CallRecord r;
   sink.OnCallStarted(r);
-  EXPECT_FALSE(sink.Push(Block(StreamKind::kRtp)));
-  EXPECT_FALSE(sink.Push(Block(StreamKind::kRtcp)));
+  EXPECT_TRUE(sink.Push(Block(StreamKind::kRtp)));
+  EXPECT_TRUE(sink.Push(Block(StreamKind::kRtcp)));
   EXPECT_TRUE(sink.Push(Block(StreamKind::kSignalling)));
   EXPECT_TRUE(sink.Push(Block(StreamKind::kEvents)));
   sink.OnCallEnded(r);

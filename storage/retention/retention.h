@@ -16,7 +16,9 @@
 // Ordering (every step is idempotent; a kill -9 anywhere leaves a state the next run
 // finishes — docs/RETENTION.md walks through each crash point):
 //  1. Select: ListCalls(0, cutoff), drop held calls.
-//  2. Destroy, in synced batches (Store::DestroyCalls): the wrapped data key (crypto-
+//  2. Destroy, after flushing the index's memtables (Store::FlushIndex: the deletes then
+//     go into empty memtables, cheap in key order), in synced batches
+//     (Store::DestroyCalls): the wrapped data key (crypto-
 //     shredding: the sealed blocks are unreadable from then on, even in copies), the
 //     record and every index entry and block location go in ONE WriteBatch per batch of
 //     calls; their bytes are booked dead per segment. A crash between batches leaves
@@ -37,9 +39,11 @@
 //        "now") are merged into large ones (storage/maintenance/segment_merge.h: same
 //        copy / one batch per output / unlink-after-index sequence as b). Progress stages
 //        "merge_written", "merge_indexed", "merge_segment".
-//  4. Index: Store::CompactIndex() so deleted keys (wrapped keys, blind entries) leave the
-//     SST files and the WAL. Always run on a real run, so a re-run after a crash in 3/4
-//     completes it.
+//  4. Index: Store::CompactDestroyed() so deleted keys (wrapped keys, blind entries) leave
+//     the SST files and the WAL: the id-keyed column families from their first key up to
+//     the highest id ever destroyed (recorded in each destroy batch, so it covers calls of
+//     an interrupted earlier run too), the blind indexes whole. Always run on a real run,
+//     so a re-run after a crash in 3/4 completes it.
 // A dry run does step 1 only and changes nothing.
 #ifndef CALLVAULT_STORAGE_RETENTION_RETENTION_H_
 #define CALLVAULT_STORAGE_RETENTION_RETENTION_H_
