@@ -289,6 +289,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& o) {
     } else if (i == idx::kAgent) {
       co.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1 + kBlindBytes));
     }
+    // Ciphertext (calls, keys, holds) and keyed-hash keys with empty values (the blind
+    // CFs) do not compress: compressing them only costs CPU on every flush, compaction
+    // and purge. Each SST records its own compression, so older files still read.
+    if (i == idx::kCalls || i == idx::kKeys || i == idx::kHolds || i == idx::kAni ||
+        i == idx::kDialled || i == idx::kAgent) {
+      co.compression = rocksdb::kNoCompression;
+    }
     co.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     cfds.emplace_back(idx::kCfNames[i], co);
   }
