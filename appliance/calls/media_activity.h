@@ -9,12 +9,14 @@
 // per-packet path, no locks, no events from media to signalling.
 //
 // Implementations: EnginePipeline answers from its own MediaEngine (the session's last
-// matched RTP/RTCP/other packet time), on the same thread as the tracker. On the DPDK path
-// each worker runs its own EnginePipeline, and a call's SIP and RTP arrive on the same
-// queue today (docs/ARCHITECTURE.md, threading), so the same same-thread answer holds. When
-// signalling and media are split across lcores (the lock-free endpoint table), the media
-// worker will store the session's last packet time with a relaxed atomic store into the
-// published table entry and this call will read it (a stale value only delays expiry).
+// matched RTP/RTCP/other packet time), on the same thread as the tracker. When the
+// workers of the DPDK engine share a MediaBus (appliance/pipeline/media_bus.h), a call's
+// RTP may arrive on another worker than its SIP: every non-owning worker reports, about
+// once per second of capture time, the last packet time of each of the owner's sessions
+// that got packets there since its previous report, and the owner answers with
+// max(its own media, the latest report). A report is at most ~1 s of capture time old:
+// with any idle timeout above that, a stale answer only moves the next check earlier and
+// the report that follows carries the newer time, so a call with media is not expired.
 // Thread: called on the tracker's thread, synchronously from Advance()/Finish().
 #ifndef CALLVAULT_APPLIANCE_CALLS_MEDIA_ACTIVITY_H_
 #define CALLVAULT_APPLIANCE_CALLS_MEDIA_ACTIVITY_H_

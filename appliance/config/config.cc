@@ -206,6 +206,11 @@ absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view 
     if (st.ok() && !IsPowerOfTwo(c.dpdk.ring_size)) {
       r.Fail("dpdk.ring_size", fmt::format("must be a power of two, got {}", c.dpdk.ring_size));
     }
+    r.Int("bus_capacity", &c.dpdk.bus_capacity, 64, 1 << 20);
+    if (st.ok() && !IsPowerOfTwo(c.dpdk.bus_capacity)) {
+      r.Fail("dpdk.bus_capacity",
+             fmt::format("must be a power of two, got {}", c.dpdk.bus_capacity));
+    }
     r.RejectUnknown();
   }
   {

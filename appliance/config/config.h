@@ -36,6 +36,9 @@ struct DpdkConfig {
   uint32_t ring_size = 16384;             // worker -> writer ring entries (power of two)
   uint64_t ring_bytes = 128ull << 20;     // block payload bytes in flight per worker ring
   bool stop_at_eof = false;               // net_pcap file runs: stop when the file ends
+  // Messages per worker -> worker queue of the media hand-over bus (power of two): SIP and
+  // RTP of one call on different workers (appliance/pipeline/media_bus.h).
+  uint32_t bus_capacity = 4096;
 };
 
 struct DecodeConfig {

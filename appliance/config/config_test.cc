@@ -89,6 +89,20 @@ TEST(Config, DpdkRingBytes) {
   EXPECT_EQ(small.status().message().substr(0, 17), "dpdk.ring_bytes: ");
 }
 
+TEST(Config, DpdkBusCapacity) {
+  auto d = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->dpdk.bus_capacity, 4096u);
+  auto set = ParseConfig(std::string(kMinimal) + "[dpdk]\nbus_capacity = 16384\n", "t.toml");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->dpdk.bus_capacity, 16384u);
+  for (const char* bad : {"1000", "32"}) {
+    auto r = ParseConfig(std::string(kMinimal) + "[dpdk]\nbus_capacity = " + bad + "\n", "t.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().message().substr(0, 19), "dpdk.bus_capacity: ") << r.status();
+  }
+}
+
 TEST(Config, SyntaxErrorHasPosition) {
   auto c = ParseConfig("[store\npath=1", "bad.toml");
   ASSERT_FALSE(c.ok());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +19,8 @@
 #include "appliance/decode/decoder.h"
 #include "appliance/media/media_drop.h"
 #include "appliance/media/media_engine.h"
+#include "appliance/pipeline/media_bus.h"
+#include "appliance/pipeline/remote_sessions.h"
 #include "appliance/sip/sip_extractor.h"
 
 namespace callvault {
@@ -27,11 +30,18 @@ constexpr uint64_t kAdvanceEveryNs = 10 * kNsPerMs;
 // Extra capture time, beyond the media grace window, before a call's final record is
 // handed on: leg close happens on the first Advance() after the grace expires.
 constexpr uint64_t kEndSlackNs = 500 * kNsPerMs;
+// Non-owners report the media activity of the owners' sessions this often (capture time).
+constexpr uint64_t kActivityReportNs = kNsPerSec;
+// Leg number = dialog * 32 + stream * 2 + sending side (media_engine.h).
+constexpr uint16_t kLegsPerDialog = 32;
 
 enum class PipelineDrop : uint8_t {
   kNotVoice = 0,     // decoded TCP/SCTP/ICMP/other that is not SIP: not recorded
   kSipFrameUnknownCall,
   kSignallingRefused,  // the sink refused a signalling block
+  kBusFull,            // a media hand-over message found its queue full (media_bus.h)
+  kBusLegUnknownCall,  // a leg relayed by another worker for a call no longer assembled here
+  kEventsRefused,      // the sink refused a relayed leg's kEvents block
   kCount
 };
 
@@ -40,6 +50,9 @@ std::string_view DropName(PipelineDrop d) {
     case PipelineDrop::kNotVoice: return "not_voice";
     case PipelineDrop::kSipFrameUnknownCall: return "sip_frame_unknown_call";
     case PipelineDrop::kSignallingRefused: return "signalling_refused";
+    case PipelineDrop::kBusFull: return "bus_full";
+    case PipelineDrop::kBusLegUnknownCall: return "bus_leg_unknown_call";
+    case PipelineDrop::kEventsRefused: return "events_refused";
     case PipelineDrop::kCount: break;
   }
   return "unknown";
@@ -49,8 +62,14 @@ std::string_view DropName(PipelineDrop d) {
 // reports, and the SIP frames not yet pushed as a block.
 struct AssembledCall {
   CallRecord record;
-  std::vector<MediaLeg> legs;       // from media (leg close)
+  // From media at leg close, by the worker whose MediaEngine closed the leg: a leg whose
+  // RTP and RTCP reached two workers is reported by both and combined in Merged().
+  std::vector<std::pair<unsigned, MediaLeg>> legs;
   std::vector<DtmfEvent> rfc4733;   // from media
+  // (dialog, last packet time) reported by other workers (calls/media_activity.h).
+  std::vector<std::pair<uint16_t, uint64_t>> remote_media;
+  // (leg, kEvents blocks stored): each report of a leg gets its own block sequence.
+  std::vector<std::pair<uint16_t, uint32_t>> events_seq;
   BlockInfo sip_info;               // signalling block being filled
   std::vector<uint8_t> sip_frames;
   bool ended = false;
@@ -76,27 +95,49 @@ uint64_t FrameDigest(const Frame& f) {
   return h | 1;  // never 0, the empty slot
 }
 
+// Two workers' reports of one leg (RTP on one, RTCP on the other; or a flow that moved):
+// the one with more RTP packets describes the leg, counts add up, jitter is the worst.
+void CombineLeg(MediaLeg& into, const MediaLeg& other) {
+  MediaLeg small = other;
+  if (other.packets > into.packets) std::swap(into, small);
+  into.packets += small.packets;
+  into.lost += small.lost;
+  into.duplicates += small.duplicates;
+  into.jitter_ms = std::max(into.jitter_ms, small.jitter_ms);
+  if (into.codec.empty()) into.codec = small.codec;
+  into.encrypted_media = into.encrypted_media || small.encrypted_media;
+}
+
 class EnginePipeline final : public Pipeline,
                              private calls::CallEventSink,
                              private calls::MediaActivity,
                              private media::MediaObserver {
  public:
-  EnginePipeline(const Config& config, PipelineSink* sink, calls::TrackerOptions tracker_opts)
+  EnginePipeline(const Config& config, PipelineSink* sink, calls::TrackerOptions tracker_opts,
+                 PipelineWorker worker)
       : config_(config),
         sink_(sink),
+        worker_(worker),
+        bus_(worker.bus != nullptr && worker.bus->workers() > 1 ? worker.bus : nullptr),
+        media_sink_(this),
         decoder_(config.decode),
         sip_(config.sip),
         tracker_(std::move(tracker_opts), this),
-        media_(media::MediaEngineOptions::From(config.media, config.store), sink, this),
-        end_delay_ns_(uint64_t{config.media.grace_ms} * kNsPerMs + kEndSlackNs) {
+        media_(media::MediaEngineOptions::From(config.media, config.store), &media_sink_, this),
+        end_delay_ns_(uint64_t{config.media.grace_ms} * kNsPerMs + kEndSlackNs),
+        remote_(0) {
     // Answered calls with RTP but no SIP are not expired (calls/media_activity.h).
     tracker_.set_media_activity(this);
     // Trailing SIP (200 to BYE, retransmissions) of an ended call still comes as evidence
     // while its dialog lingers in the tracker: keep the call's assembly that long.
     keep_after_emit_ns_ = std::max(end_delay_ns_, tracker_.linger_ns() + kEndSlackNs);
+    // A replica is remembered as long as its owner keeps the call: its legs close
+    // grace_ms after the ended publication and must still find their owner.
+    remote_ = RemoteSessions(end_delay_ns_ + keep_after_emit_ns_);
   }
 
   void ProcessBurst(Burst frames) override {
+    DrainBus();  // publications of other workers before the frames that follow them
     for (const Frame& f : frames) {
       ++frames_;
       decode::DecodedPacket pkt;
@@ -125,6 +166,7 @@ class EnginePipeline final : public Pipeline,
 
   void Advance(uint64_t now_ns) override {
     FlushMedia();
+    DrainBus();
     if (now_ns > now_ns_) now_ns_ = now_ns;
     last_advance_ns_ = now_ns_;
     decoder_.Expire(now_ns_);
@@ -134,13 +176,34 @@ class EnginePipeline final : public Pipeline,
     tracker_.Advance(now_ns_);
     media_.Advance(now_ns_);
     EmitDueEnds(/*all=*/false);
+    if (bus_ != nullptr && now_ns_ >= next_report_ns_) ReportActivity();
   }
 
   void Finish() override {
+    RunFinishStep(FinishStep::kSignalling);
+    RunFinishStep(FinishStep::kMedia);
+    RunFinishStep(FinishStep::kCalls);
+  }
+
+  // With a bus every worker runs each step before any runs the next (pipeline.h): ended
+  // publications reach every replica before media closes the legs, and relayed legs
+  // reach their owners before the final records go out.
+  void RunFinishStep(FinishStep step) override {
     FlushMedia();
-    tracker_.Finish();
-    media_.Finish();
-    EmitDueEnds(/*all=*/true);
+    DrainBus();
+    switch (step) {
+      case FinishStep::kSignalling:
+        tracker_.Finish();  // every dialog ends: ended publications go on the bus
+        break;
+      case FinishStep::kMedia:
+        media_.Finish();  // every leg closes: remote legs are relayed to their owners
+        ReleaseHeldEvents();
+        break;
+      case FinishStep::kCalls:
+        EmitDueEnds(/*all=*/true);
+        remote_.Clear();
+        break;
+    }
   }
 
   CounterSnapshot Counters() const override {
@@ -177,6 +240,14 @@ class EnginePipeline final : public Pipeline,
     drops_.ForEach([&](PipelineDrop r, uint64_t v) {
       out.emplace_back(fmt::format("drop.pipeline.{}", DropName(r)), v);
     });
+    for (std::size_t k = 0; k < bus_sent_.size(); ++k) {
+      out.emplace_back(fmt::format("bus.sent.{}", BusKindName(BusKind(k))), bus_sent_[k]);
+    }
+    for (std::size_t k = 0; k < bus_received_.size(); ++k) {
+      out.emplace_back(fmt::format("bus.received.{}", BusKindName(BusKind(k))),
+                       bus_received_[k]);
+    }
+    out.emplace_back("bus.remote_sessions", remote_.size());
     return out;
   }
 
@@ -236,6 +307,13 @@ class EnginePipeline final : public Pipeline,
 
   void OnMediaChanged(const calls::MediaSession& session) override {
     media_.OnMediaChanged(session);
+    if (bus_ == nullptr) return;
+    for (unsigned w = 0; w < bus_->workers(); ++w) {  // every replica, owner = this worker
+      if (w == worker_.index) continue;
+      BusMessage m;
+      m.body = BusSession{session};
+      SendBus(w, std::move(m));
+    }
   }
 
   void OnSipFrame(CallId call, const Frame& frame) override {
@@ -271,34 +349,183 @@ class EnginePipeline final : public Pipeline,
   }
 
   // --- calls::MediaActivity ----------------------------------------------------------
-  // Same thread as media: a call's SIP and RTP are on one worker (docs/ARCHITECTURE.md).
+  // This worker's media (same thread) and what other workers reported about the dialog.
   uint64_t LastMediaNs(CallId call, uint16_t dialog) override {
-    return media_.LastPacketNs(call, dialog);
+    uint64_t last = media_.LastPacketNs(call, dialog);
+    auto it = calls_.find(call.value);
+    if (it == calls_.end()) return last;
+    for (const auto& [d, ns] : it->second.remote_media) {
+      if (d == dialog) last = std::max(last, ns);
+    }
+    return last;
   }
 
   // --- media::MediaObserver ----------------------------------------------------------
   void OnLegClosed(CallId call, const MediaLeg& leg, std::span<const DtmfEvent> dtmf) override {
     auto it = calls_.find(call.value);
-    if (it == calls_.end()) return;  // orphan legs arrive with OnOrphanEnded
-    AssembledCall& a = it->second;
-    auto same = std::find_if(a.legs.begin(), a.legs.end(),
-                             [&](const MediaLeg& l) { return l.leg == leg.leg; });
-    if (same != a.legs.end()) {
-      *same = leg;
-    } else {
-      a.legs.push_back(leg);
+    if (it != calls_.end()) {
+      MergeLeg(it->second, worker_.index, leg, dtmf);
+      return;
     }
-    a.rfc4733.insert(a.rfc4733.end(), dtmf.begin(), dtmf.end());
-    if (a.emitted) sink_->OnCallUpdated(Merged(a));
+    std::optional<unsigned> owner;
+    if (bus_ != nullptr) owner = remote_.Owner(call, uint16_t(leg.leg / kLegsPerDialog));
+    if (!owner) {  // orphan legs arrive with OnOrphanEnded
+      ReleaseHeldEvents();
+      return;
+    }
+    BusLegReport r;
+    r.call = call;
+    r.leg = leg;
+    r.dtmf.assign(dtmf.begin(), dtmf.end());
+    if (held_events_ && held_events_->info.call_id == call && held_events_->info.leg == leg.leg) {
+      r.has_events = true;
+      r.events = std::move(*held_events_);
+      held_events_.reset();
+    }
+    ReleaseHeldEvents();
+    BusMessage m;
+    m.body = std::move(r);
+    if (!SendBus(*owner, std::move(m))) {
+      // The owner will not hear of this leg (counted); its summary is still stored.
+      BusLegReport& lost = std::get<BusLegReport>(m.body);
+      if (lost.has_events && !sink_->Push(std::move(lost.events))) {
+        drops_.Inc(PipelineDrop::kEventsRefused);
+      }
+    }
   }
 
   void OnOrphanStarted(const CallRecord& call) override { sink_->OnCallStarted(call); }
   void OnOrphanEnded(const CallRecord& call) override { sink_->OnCallEnded(call); }
 
+  // --- the media hand-over (media_bus.h) ----------------------------------------------
+  // Media's blocks pass through here: a leg's kEvents block gets its sequence from the
+  // call's owner (one block per report of the leg: two workers reporting one leg must not
+  // both write seq 0), so a remote call's block is held until OnLegClosed relays it.
+  struct MediaBlockSink final : BlockSink {
+    explicit MediaBlockSink(EnginePipeline* p) : pipeline(p) {}
+    bool Push(PlainBlock&& b) override { return pipeline->PushFromMedia(std::move(b)); }
+    EnginePipeline* pipeline;
+  };
+
+  bool PushFromMedia(PlainBlock&& b) {
+    if (b.info.kind == StreamKind::kEvents) {
+      auto it = calls_.find(b.info.call_id.value);
+      if (it != calls_.end()) return PushEvents(it->second, std::move(b));
+      if (bus_ != nullptr &&
+          remote_.Owner(b.info.call_id, uint16_t(b.info.leg / kLegsPerDialog))) {
+        ReleaseHeldEvents();
+        held_events_ = std::move(b);  // media calls OnLegClosed right after this block
+        return true;
+      }
+    }
+    return sink_->Push(std::move(b));
+  }
+
+  bool PushEvents(AssembledCall& a, PlainBlock&& b) {
+    auto s = std::find_if(a.events_seq.begin(), a.events_seq.end(),
+                          [&](const auto& e) { return e.first == b.info.leg; });
+    if (s == a.events_seq.end()) {
+      a.events_seq.emplace_back(b.info.leg, 0);
+      s = a.events_seq.end() - 1;
+    }
+    b.info.seq = s->second++;
+    return sink_->Push(std::move(b));
+  }
+
+  void ReleaseHeldEvents() {
+    if (!held_events_) return;
+    if (!sink_->Push(std::move(*held_events_))) drops_.Inc(PipelineDrop::kEventsRefused);
+    held_events_.reset();
+  }
+
+  void MergeLeg(AssembledCall& a, unsigned worker, const MediaLeg& leg,
+                std::span<const DtmfEvent> dtmf) {
+    auto same = std::find_if(a.legs.begin(), a.legs.end(), [&](const auto& l) {
+      return l.first == worker && l.second.leg == leg.leg;
+    });
+    if (same != a.legs.end()) {
+      same->second = leg;
+    } else {
+      a.legs.emplace_back(worker, leg);
+    }
+    a.rfc4733.insert(a.rfc4733.end(), dtmf.begin(), dtmf.end());
+    if (a.emitted) sink_->OnCallUpdated(Merged(a));
+  }
+
+  bool SendBus(unsigned to, BusMessage&& m) {
+    const BusKind kind = m.kind();
+    if (!bus_->Send(worker_.index, to, std::move(m))) {
+      drops_.Inc(PipelineDrop::kBusFull);
+      return false;
+    }
+    ++bus_sent_[std::size_t(kind)];
+    return true;
+  }
+
+  void DrainBus() {
+    if (bus_ == nullptr) return;
+    bus_->Drain(worker_.index, [this](BusMessage&& m) { OnBusMessage(std::move(m)); });
+  }
+
+  void OnBusMessage(BusMessage&& m) {
+    ++bus_received_[std::size_t(m.kind())];
+    if (auto* s = std::get_if<BusSession>(&m.body)) {
+      media_.OnMediaChanged(s->session);  // this worker's replica
+      remote_.OnSession(m.from, s->session);
+    } else if (auto* l = std::get_if<BusLegReport>(&m.body)) {
+      auto it = calls_.find(l->call.value);
+      if (it == calls_.end()) {
+        drops_.Inc(PipelineDrop::kBusLegUnknownCall);
+        if (l->has_events && !sink_->Push(std::move(l->events))) {
+          drops_.Inc(PipelineDrop::kEventsRefused);
+        }
+        return;
+      }
+      if (l->has_events && !PushEvents(it->second, std::move(l->events))) {
+        drops_.Inc(PipelineDrop::kEventsRefused);
+      }
+      MergeLeg(it->second, m.from, l->leg, l->dtmf);
+    } else if (auto* a = std::get_if<BusActivity>(&m.body)) {
+      for (const BusActivityEntry& e : a->entries) {
+        auto it = calls_.find(e.call.value);
+        if (it == calls_.end()) continue;  // ended and forgotten: nobody asks any more
+        auto& seen = it->second.remote_media;
+        auto d = std::find_if(seen.begin(), seen.end(),
+                              [&](const auto& x) { return x.first == e.dialog; });
+        if (d == seen.end()) {
+          seen.emplace_back(e.dialog, e.last_packet_ns);
+        } else {
+          d->second = std::max(d->second, e.last_packet_ns);
+        }
+      }
+    }
+  }
+
+  void ReportActivity() {
+    next_report_ns_ = now_ns_ + kActivityReportNs;
+    remote_.Report(now_ns_, media_, bus_->workers(), &activity_);
+    for (unsigned w = 0; w < activity_.size(); ++w) {
+      if (activity_[w].entries.empty()) continue;
+      BusMessage m;
+      m.body = std::move(activity_[w]);
+      SendBus(w, std::move(m));
+    }
+  }
+
   // --- assembly ----------------------------------------------------------------------
   CallRecord Merged(const AssembledCall& a) const {
     CallRecord r = a.record;
-    for (const MediaLeg& l : a.legs) {
+    std::vector<MediaLeg> legs;
+    for (const auto& [worker, l] : a.legs) {
+      auto same = std::find_if(legs.begin(), legs.end(),
+                               [&](const MediaLeg& x) { return x.leg == l.leg; });
+      if (same != legs.end()) {
+        CombineLeg(*same, l);
+      } else {
+        legs.push_back(l);
+      }
+    }
+    for (const MediaLeg& l : legs) {
       auto same = std::find_if(r.legs.begin(), r.legs.end(),
                                [&](const MediaLeg& x) { return x.leg == l.leg; });
       if (same != r.legs.end()) {
@@ -372,12 +599,21 @@ class EnginePipeline final : public Pipeline,
 
   Config config_;
   PipelineSink* sink_;
+  PipelineWorker worker_;
+  MediaBus* bus_;  // null when alone (or a bus of one worker)
+  MediaBlockSink media_sink_;
   decode::Decoder decoder_;
   sip::SipExtractor sip_;
   calls::DialogTracker tracker_;
   media::MediaEngine media_;
   uint64_t end_delay_ns_;
   uint64_t keep_after_emit_ns_ = 0;
+  RemoteSessions remote_;  // sessions replicated for calls other workers own
+  std::optional<PlainBlock> held_events_;  // a remote leg's kEvents block, until relayed
+  std::vector<BusActivity> activity_;      // ReportActivity() scratch, one per worker
+  uint64_t next_report_ns_ = 0;
+  std::array<uint64_t, std::size_t(BusKind::kCount)> bus_sent_{};
+  std::array<uint64_t, std::size_t(BusKind::kCount)> bus_received_{};
   std::unordered_map<uint64_t, AssembledCall> calls_;
   std::deque<uint64_t> pending_ends_;                      // ended, record not yet emitted
   std::deque<std::pair<uint64_t, uint64_t>> forget_;       // (forget at ns, call id)
@@ -393,10 +629,15 @@ class EnginePipeline final : public Pipeline,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Pipeline>> MakeEnginePipeline(
-    const Config& config, PipelineSink* sink, const calls::AgentDirectoryHandle* directory) {
+    const Config& config, PipelineSink* sink, const calls::AgentDirectoryHandle* directory,
+    PipelineWorker worker) {
+  if (worker.bus != nullptr && worker.index >= worker.bus->workers()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "pipeline: worker {} of a media bus of {} workers", worker.index, worker.bus->workers()));
+  }
   ASSIGN_OR_RETURN(calls::TrackerOptions opts,
                    calls::TrackerOptions::FromConfig(config, directory));
-  return std::unique_ptr<Pipeline>(new EnginePipeline(config, sink, std::move(opts)));
+  return std::unique_ptr<Pipeline>(new EnginePipeline(config, sink, std::move(opts), worker));
 }
 
 }  // namespace callvault

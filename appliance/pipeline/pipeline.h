@@ -10,7 +10,11 @@
 // syscalls; every frame not recorded increments a named drop reason.
 //
 // Output goes to a PipelineSink (implemented by the store writer, or a ring in front of
-// it in the DPDK engine).
+// it in the DPDK engine). Workers of one engine may share a MediaBus (media_bus.h) so that
+// a call's SIP and its RTP can arrive on different workers: each worker's pipeline stays
+// single-threaded; the bus is their only link, drained in ProcessBurst(), Advance() and
+// RunFinishStep(). A call's blocks may then come from several workers' sinks, in any
+// order; its records come from the worker that saw its SIP.
 #ifndef CALLVAULT_APPLIANCE_PIPELINE_PIPELINE_H_
 #define CALLVAULT_APPLIANCE_PIPELINE_PIPELINE_H_
 
@@ -47,6 +51,15 @@ class Pipeline {
   virtual void ProcessBurst(Burst frames) = 0;
   virtual void Advance(uint64_t now_ns) = 0;
   virtual void Finish() = 0;
+  // Shutdown in steps for several workers sharing a MediaBus (media_bus.h): every worker
+  // runs kSignalling (end every dialog), all wait until all did, then kMedia (drain the
+  // bus, close every leg, relay leg reports to their owners), all wait, then kCalls
+  // (drain the bus, emit every call's final record). A pipeline that shares nothing does
+  // all of Finish() at kCalls, so Finish() == the three steps in order for every pipeline.
+  enum class FinishStep : uint8_t { kSignalling = 0, kMedia = 1, kCalls = 2 };
+  virtual void RunFinishStep(FinishStep step) {
+    if (step == FinishStep::kCalls) Finish();
+  }
   virtual CounterSnapshot Counters() const = 0;
   virtual uint64_t ActiveCalls() const = 0;
 };
