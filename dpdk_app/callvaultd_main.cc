@@ -5,8 +5,10 @@
 // (ControlServer, mode "online", served on its own thread), then capture per
 // capture.source:
 //   "dpdk": RunDpdkCapture (dpdk_app/dpdk_run.h) with one EnginePipeline per worker
-//           lcore; the engine's writer thread hands blocks and call events to the store
-//           writer and flushes it every min(store.block_ms, 1000) ms and at the end.
+//           lcore (>= 2 workers: one MediaBus, dpdk.bus_capacity, shared by all of them,
+//           so a call's SIP and RTP may arrive on different queues); the engine's
+//           writer thread hands blocks and call events to the store writer and flushes
+//           it every min(store.block_ms, 1000) ms and at the end.
 //   "pcap": RunPcapDaemon (dpdk_app/daemon_pcap.h): one pipeline thread over every
 //           interface, or over capture.files one after the other.
 // Signals: SIGTERM/SIGINT end every active call, flush and seal, exit 0. SIGHUP reloads
@@ -39,6 +41,7 @@
 #include "appliance/config/config.h"
 #include "appliance/control/server.h"
 #include "appliance/pipeline/engine_pipeline.h"
+#include "appliance/pipeline/media_bus.h"
 #include "cli/commands/hooks.h"
 #include "cli/commands/session.h"
 #include "dpdk_app/daemon_notify.h"
@@ -302,8 +305,16 @@ int main(int argc, char** argv) {
       ticker.Tick();
       poll_disk();
     };
-    dpdk::PipelineFactory factory = [&config, &directory](unsigned, PipelineSink* sink) {
-      return MakeEnginePipeline(config, sink, &directory);
+    // Two or more workers share one MediaBus (a call's SIP and RTP may land on different
+    // RX queues); it outlives the engine, which destroys the pipelines.
+    std::unique_ptr<MediaBus> bus;
+    hooks.before_pipelines = [&bus, &config](unsigned workers) {
+      if (workers >= 2) bus = std::make_unique<MediaBus>(workers, config.dpdk.bus_capacity);
+      return absl::OkStatus();
+    };
+    dpdk::PipelineFactory factory = [&config, &directory, &bus](unsigned index,
+                                                                PipelineSink* sink) {
+      return MakeEnginePipeline(config, sink, &directory, PipelineWorker{bus.get(), index});
     };
     const auto t0 = std::chrono::steady_clock::now();
     result = dpdk::RunDpdkCapture(config, factory, &store_sink, hooks);

@@ -25,6 +25,8 @@ absl::Status RunDpdkCapture(const Config& config, PipelineFactory factory,
   eo.ring_bytes = config.dpdk.ring_bytes;
   eo.writer_tick = hooks.writer_tick;
   eo.writer_tick_ms = hooks.writer_tick_ms;
+  eo.before_pipelines = hooks.before_pipelines;
+  eo.sip_ports = config.sip.ports;
   absl::Status result;
   {
     DpdkEngine engine(*ports, eo, std::move(factory), downstream);

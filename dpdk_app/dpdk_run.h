@@ -27,6 +27,8 @@ struct RunHooks {
   // (EngineOptions::writer_tick): callvaultd flushes the store writer here.
   std::function<void()> writer_tick;               // optional
   uint32_t writer_tick_ms = 1000;
+  // Once the number of workers is known, before the factory runs (EngineOptions).
+  std::function<absl::Status(unsigned workers)> before_pipelines;  // optional
 };
 
 [[nodiscard]] absl::Status RunDpdkCapture(const Config& config, PipelineFactory factory,

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "appliance/common/status.h"
 #include "dpdk_app/dpdk_source.h"
 #include "dpdk_app/ring_sink.h"
 #include "dpdk_app/signals.h"
@@ -88,6 +89,10 @@ absl::Status DpdkEngine::Start() {
     w.sources.push_back(
         std::make_unique<DpdkSource>(*queues[i].first, *queues[i].second, options_.stop_at_eof));
   }
+  if (options_.before_pipelines) {
+    absl::Status s = options_.before_pipelines(static_cast<unsigned>(workers_.size()));
+    if (!s.ok()) return Annotate(s, "engine");
+  }
   for (auto& w : workers_) {
     if (factory_) {
       auto p = factory_(w->index, w->sink.get());
@@ -99,36 +104,86 @@ absl::Status DpdkEngine::Start() {
       w->pipeline = std::move(*p);
     }
   }
+  // Several workers replaying files process frames in global capture order; a live
+  // port is real time and is never held back (capture_order.h).
+  bool all_files = true;
+  for (const auto& w : workers_) {
+    for (const auto& s : w->sources) all_files = all_files && s->file_replay();
+  }
+  if (workers_.size() >= 2 && all_files) {
+    clock_ = std::make_unique<CaptureClock>(static_cast<unsigned>(workers_.size()));
+    media_only_ = std::make_unique<MediaOnlyFilter>(options_.sip_ports);
+  }
+  barrier_ = std::make_unique<SpinBarrier>(static_cast<unsigned>(workers_.size()));
   started_ = true;
   writer_ = std::thread([this] { WriterMain(); });
   for (auto& w : workers_) {
     int ret = rte_eal_remote_launch(&DpdkEngine::WorkerMain, w.get(), w->lcore);
     if (ret != 0) {
       RequestStop();
+      go_.store(-1, std::memory_order_release);  // the launched ones finish alone
       return absl::InternalError(fmt::format("engine: launch worker on lcore {}: {}", w->lcore,
                                              rte_strerror(-ret)));
     }
     w->launched.store(true);
   }
+  go_.store(1, std::memory_order_release);
   return absl::OkStatus();
 }
 
-int DpdkEngine::WorkerMain(void* arg) {
-  Worker& w = *static_cast<Worker*>(arg);
-  DpdkEngine& e = *w.engine;
+namespace {
+
+// One source's current burst in the ordered loop: frames [pos, n) are not processed yet.
+// media[i]: frame i is media-only (media_only.h), classified once when read; sig: the
+// first frame at or after pos that may carry signalling (n: none held); last_ts: the
+// time of the last frame read from this source (kNotRead before the first).
+struct HeldBurst {
+  Frame frames[kBurstSize];
+  bool media[kBurstSize];
+  size_t n = 0;
+  size_t pos = 0;
+  size_t sig = 0;
+  uint64_t last_ts = CaptureClock::kNotRead;
+  bool ended = false;
+  bool has_head() const { return pos < n; }
+  uint64_t head() const { return frames[pos].ts_ns; }
+  // Fills media[], sig and last_ts for a new burst of n frames.
+  void Classify(const MediaOnlyFilter& filter) {
+    for (size_t i = 0; i < n; ++i) media[i] = filter.IsMediaOnly(frames[i]);
+    sig = 0;
+    while (sig < n && media[sig]) ++sig;
+    if (n > 0) last_ts = frames[n - 1].ts_ns;
+  }
+  // After pos moved on: the next frame that may carry signalling.
+  void SkipToSignalling() {
+    if (sig < pos) sig = pos;
+    while (sig < n && media[sig]) ++sig;
+  }
+  // This source's share of sig_bound (capture_order.h): the first held frame that may
+  // carry signalling, else the last frame read (later frames of a time-ordered queue
+  // are not earlier), kDone once ended.
+  uint64_t SigBound() const {
+    if (ended) return CaptureClock::kDone;
+    if (!has_head()) return last_ts;
+    return sig < n ? frames[sig].ts_ns : last_ts;
+  }
+};
+
+}  // namespace
+
+// The unordered loop (live ports, or one worker): every source is read and processed as
+// it comes. Returns when stopped or every source ended.
+void DpdkEngine::RunUnordered(Worker& w, bool all_files, uint64_t* newest_ts) {
   const uint64_t hz = rte_get_tsc_hz();
-  const uint64_t advance_cycles = hz / 1000000 * e.options_.advance_every_us;
-  const uint64_t publish_cycles = hz / 1000 * e.options_.publish_every_ms;
-  bool all_files = true;
-  for (const auto& s : w.sources) all_files = all_files && s->file_replay();
+  const uint64_t advance_cycles = hz / 1000000 * options_.advance_every_us;
+  const uint64_t publish_cycles = hz / 1000 * options_.publish_every_ms;
   std::vector<bool> finished(w.sources.size(), false);  // sized before the loop
   size_t active = w.sources.size();
-  uint64_t newest_ts = 0;
   uint64_t last_advance = rte_rdtsc();
   uint64_t last_publish = last_advance;
   Frame frames[kBurstSize];
 
-  while (!e.stop_.load(std::memory_order_relaxed) && !StopRequested() && active > 0) {
+  while (!stop_.load(std::memory_order_relaxed) && !StopRequested() && active > 0) {
     // Replaying files, the worker is paced by the writer: when the hand-off is nearly
     // full it waits instead of reading on (a live port cannot wait: there the ring's
     // byte budget decides and overflow is a counted ring_full drop).
@@ -145,14 +200,14 @@ int DpdkEngine::WorkerMain(void* arg) {
         continue;
       }
       if (*n == 0) continue;
-      if (frames[*n - 1].ts_ns > newest_ts) newest_ts = frames[*n - 1].ts_ns;
+      if (frames[*n - 1].ts_ns > *newest_ts) *newest_ts = frames[*n - 1].ts_ns;
       if (w.pipeline != nullptr) w.pipeline->ProcessBurst(Burst(frames, *n));
     }
     w.sink->Reclaim();  // buffers the writer returned go back to the top of the stack
     const uint64_t now = rte_rdtsc();
     if (now - last_advance >= advance_cycles) {
       last_advance = now;
-      uint64_t t = newest_ts;
+      uint64_t t = *newest_ts;
       if (!all_files) t = std::max(t, w.sources.front()->NowNs());
       if (t != 0 && w.pipeline != nullptr) w.pipeline->Advance(t);
     }
@@ -161,9 +216,166 @@ int DpdkEngine::WorkerMain(void* arg) {
       w.Publish();
     }
   }
-  if (w.pipeline != nullptr) {
-    if (newest_ts != 0) w.pipeline->Advance(newest_ts);
-    w.pipeline->Finish();
+}
+
+// The ordered loop (>= 2 workers, every source a file replay): frames that may carry
+// signalling are processed in global (capture time, worker index) order against every
+// frame of every worker; media-only frames only wait for the other workers' signalling
+// (capture_order.h). Each of the worker's sources keeps its current burst until it is
+// fully processed (NextBurst frees the previous burst's mbufs) and classifies it once
+// when read (media_only.h); the worker merges its own sources by time, takes the longest
+// prefix the other workers' published times allow (each frame by its class), and
+// publishes its new next and sig_bound. A worker whose head frame is not allowed spins
+// (rte_pause): some other worker can always move (the argument is in capture_order.h).
+void DpdkEngine::RunOrdered(Worker& w, uint64_t* newest_ts) {
+  const uint64_t hz = rte_get_tsc_hz();
+  const uint64_t advance_cycles = hz / 1000000 * options_.advance_every_us;
+  const uint64_t publish_cycles = hz / 1000 * options_.publish_every_ms;
+  CaptureClock& clock = *clock_;
+  const MediaOnlyFilter& filter = *media_only_;
+  std::vector<HeldBurst> held(w.sources.size());  // sized before the loop
+  size_t active = w.sources.size();
+  uint64_t last_advance = rte_rdtsc();
+  uint64_t last_publish = last_advance;
+  uint64_t my_next = CaptureClock::kNotRead;  // as published (stored on change)
+  uint64_t my_sig = CaptureClock::kNotRead;
+  // Publishes `next` and the worker's sig_bound (the minimum over its sources), when
+  // either changed. sig_bound is raised to next at least: a no-op with time-ordered
+  // queues, and it keeps the no-deadlock argument when a queue is not (capture_order.h).
+  auto publish = [&](uint64_t next) {
+    uint64_t sig = CaptureClock::kDone;
+    for (const HeldBurst& o : held) sig = std::min(sig, o.SigBound());
+    sig = std::max(sig, next);
+    if (next != my_next || sig != my_sig) clock.Publish(w.index, my_next = next, my_sig = sig);
+  };
+
+  while (!stop_.load(std::memory_order_relaxed) && !StopRequested() && active > 0) {
+    if (w.sink->congested()) {  // paced by the writer, as in the unordered loop
+      rte_pause();
+      continue;
+    }
+    // Refill every source whose burst is used up. Until each live source shows its
+    // head frame the worker cannot know its own next, so it keeps the last published
+    // value (a lower bound: every source is in time order) and processes nothing.
+    bool all_heads = true;
+    for (size_t i = 0; i < held.size(); ++i) {
+      HeldBurst& h = held[i];
+      if (h.ended || h.has_head()) continue;
+      absl::StatusOr<size_t> n = w.sources[i]->NextBurst(h.frames);
+      if (!n.ok()) {  // end of this replayed file
+        h.ended = true;
+        h.n = h.pos = 0;
+        --active;
+        continue;
+      }
+      h.n = *n;
+      h.pos = 0;
+      h.Classify(filter);
+      if (*n == 0) {
+        all_heads = false;
+        continue;
+      }
+    }
+    if (active == 0) break;
+    if (all_heads) {
+      // The worker's own next: the earliest head (ties to the lower source).
+      size_t s = held.size();
+      for (size_t i = 0; i < held.size(); ++i) {
+        if (held[i].has_head() && (s == held.size() || held[i].head() < held[s].head())) s = i;
+      }
+      publish(held[s].head());
+      // Within the worker, source s goes up to the next head of another source
+      // (equal times: the lower source first); across workers, up to the clock's limit.
+      const CaptureClock::Limits limits = clock.LimitsFor(w.index);
+      uint64_t own_limit = CaptureClock::kDone;
+      for (size_t i = 0; i < held.size(); ++i) {
+        if (i == s || !held[i].has_head()) continue;
+        const uint64_t hl = held[i].head() + (i > s ? 1 : 0);  // i > s: s wins the tie
+        own_limit = std::min(own_limit, hl);
+      }
+      HeldBurst& h = held[s];
+      const Frame* first = h.frames + h.pos;
+      const bool* media = h.media + h.pos;
+      const size_t k = CaptureClock::AllowedPrefix(
+          limits, w.index, h.n - h.pos, [first](size_t i) { return first[i].ts_ns; },
+          [media](size_t i) { return media[i]; });
+      size_t take = 0;
+      while (take < k && first[take].ts_ns < own_limit) ++take;
+      if (take > 0) {
+        if (w.pipeline != nullptr) w.pipeline->ProcessBurst(Burst(h.frames + h.pos, take));
+        h.pos += take;
+        h.SkipToSignalling();
+        // Timers may only reach frames already processed (held ones come later).
+        *newest_ts = std::max(*newest_ts, first[take - 1].ts_ns);
+        // Publish the new next only when it is known (the source still holds frames);
+        // otherwise the old value stays until the refill above shows the next head.
+        // sig_bound is always known (a used-up source counts its last frame's time).
+        uint64_t next = my_next;
+        if (h.has_head()) {
+          next = CaptureClock::kDone;
+          for (const HeldBurst& o : held) {
+            if (o.has_head()) next = std::min(next, o.head());
+          }
+        }
+        publish(next);
+      } else {
+        rte_pause();  // another worker holds earlier frames
+      }
+    }
+    w.sink->Reclaim();
+    const uint64_t now = rte_rdtsc();
+    if (now - last_advance >= advance_cycles) {
+      last_advance = now;
+      // Timers follow capture time: this worker's newest frame, or further when every
+      // worker is past it (a quiet queue must not hold back this worker's timers).
+      const uint64_t t = std::max(*newest_ts, clock.Frontier());
+      if (t != 0 && w.pipeline != nullptr) w.pipeline->Advance(t);
+    }
+    if (now - last_publish >= publish_cycles) {
+      last_publish = now;
+      w.Publish();
+    }
+  }
+  // Done (or stopped): never hold the others back again.
+  clock.Publish(w.index, CaptureClock::kDone);
+}
+
+int DpdkEngine::WorkerMain(void* arg) {
+  Worker& w = *static_cast<Worker*>(arg);
+  DpdkEngine& e = *w.engine;
+  // Wait until Start() launched every worker: the barriers below count on all of them.
+  int go;
+  while ((go = e.go_.load(std::memory_order_acquire)) == 0) rte_pause();
+  const bool together = go > 0;  // false: a launch failed, finish alone
+  bool all_files = true;
+  for (const auto& s : w.sources) all_files = all_files && s->file_replay();
+  uint64_t newest_ts = 0;
+  if (together && e.clock_ != nullptr) {
+    e.RunOrdered(w, &newest_ts);
+  } else {
+    e.RunUnordered(w, all_files, &newest_ts);
+  }
+
+  // Phased stop (Pipeline::FinishStep): all workers stop reading; each advances to the
+  // newest capture time any worker saw; then signalling, media and calls, each step on
+  // every worker before any starts the next (a dialog ended on one worker must reach
+  // the legs on the others before they close; their leg reports must reach the owner
+  // before its final records). One worker: the same steps without waiting.
+  auto relax = [] { rte_pause(); };
+  if (together) {
+    uint64_t seen = e.newest_ts_.load(std::memory_order_relaxed);
+    while (newest_ts > seen &&
+           !e.newest_ts_.compare_exchange_weak(seen, newest_ts, std::memory_order_acq_rel)) {
+    }
+    e.barrier_->Arrive(relax);
+    newest_ts = e.newest_ts_.load(std::memory_order_acquire);
+  }
+  if (w.pipeline != nullptr && newest_ts != 0) w.pipeline->Advance(newest_ts);
+  for (Pipeline::FinishStep step :
+       {Pipeline::FinishStep::kSignalling, Pipeline::FinishStep::kMedia,
+        Pipeline::FinishStep::kCalls}) {
+    if (together) e.barrier_->Arrive(relax);
+    if (w.pipeline != nullptr) w.pipeline->RunFinishStep(step);
   }
   for (auto& s : w.sources) s->Release();
   // Publish unconditionally at the end: wait for the lock this once (control path now).

@@ -2,17 +2,36 @@
 // per-worker Pipelines, a writer thread draining their rings into the store writer.
 //
 // Threads:
-//  - one worker per EAL worker lcore (-l 0-N: lcore 0 is the main lcore, 1..N workers).
-//    RX queues of every port are dealt round-robin to the workers; a worker polls its
-//    queues in turn and runs Pipeline::ProcessBurst() on each burst to completion.
-//    Symmetric RSS keeps both directions of a flow on one queue, hence on one worker.
-//    Pipeline::Advance(now) runs about every millisecond of TSC time, with `now` the
-//    newest frame time (file replays) or the wall clock (live ports), so timers follow
-//    capture time. On stop or end of every file: Advance(last frame time), Finish().
-//  - one writer thread (std::thread, unpinned) drains every worker's RingSink into the
-//    downstream PipelineSink (the store writer) until all workers are done and the
-//    rings are empty.
-//  - the control thread (callvaultd main, telemetry) reads Counters() at any time.
+//  - one worker per EAL worker lcore (-l 0-N, or --lcores to place several lcores on one
+//    CPU: lcore 0 is the main lcore, 1..N workers). RX queues of every port are dealt
+//    round-robin to the workers; a worker polls its queues and runs
+//    Pipeline::ProcessBurst() on each burst to completion. Symmetric RSS keeps both
+//    directions of a flow on one queue, hence on one worker; a call's SIP and RTP may
+//    land on different workers (the pipelines hand media over on their MediaBus,
+//    appliance/pipeline/media_bus.h, which callvaultd creates through
+//    EngineOptions::before_pipelines when there are >= 2 workers).
+//  - Order: with >= 2 workers and every source a file replay (net_pcap rx_pcap=), every
+//    frame that may carry signalling is processed in global capture-time order (ties:
+//    lower worker index first) against every frame of every worker; media-only frames
+//    (media_only.h, from EngineOptions::sip_ports) of different workers run in
+//    parallel. Each worker publishes the time of its first unprocessed frame and a lower
+//    bound on its next frame that may carry signalling, processes the prefix of its
+//    burst the others' published times allow, and spins (rte_pause) otherwise
+//    (capture_order.h: the rule and why it cannot deadlock). Live ports are real time and
+//    are never held back: there the hand-over between workers is ordered only within the
+//    microseconds it takes. One worker: no gate.
+//  - Pipeline::Advance(now) runs about every millisecond of TSC time, with `now` the
+//    newest frame time (file replays; with the gate at least the time every worker has
+//    passed) or the wall clock (live ports), so timers follow capture time.
+//  - Phased stop, on stop or end of every file: each worker stops reading; all advance to
+//    the newest frame time any worker saw; then every worker runs
+//    RunFinishStep(kSignalling), waits until all have (spin barrier), kMedia, waits,
+//    kCalls. One worker runs the same steps without waiting.
+//  - one writer thread (std::thread, unpinned: it inherits the main lcore's CPU set)
+//    drains every worker's RingSink into the downstream PipelineSink (the store writer)
+//    until all workers are done and the rings are empty.
+//  - the main lcore (callvaultd, dpdk_run.h) sleeps between ticks; the control thread
+//    (telemetry, status) reads Counters() at any time.
 // Per packet: no allocation, lock, syscall or log in the worker loop. Pipeline counters
 // are copied out at most twice a second with try_lock (a worker never waits).
 // Drops: SourceDrop per queue, ring_full:<ring> per worker ring, NIC imissed/ierrors/
@@ -30,7 +49,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "appliance/pipeline/pipeline.h"
+#include "dpdk_app/capture_order.h"
 #include "dpdk_app/engine_counters.h"
+#include "dpdk_app/media_only.h"
 #include "dpdk_app/port.h"
 
 namespace callvault::dpdk {
@@ -45,6 +66,12 @@ struct EngineOptions {
   // drain (callvaultd: StoreWriter::Flush(), so that ended calls become visible).
   std::function<void()> writer_tick;  // optional
   uint64_t writer_tick_ms = 1000;
+  // Called once by Start() on the main thread with the number of workers, before the
+  // factory makes their pipelines (callvaultd creates the pipelines' MediaBus here).
+  std::function<absl::Status(unsigned workers)> before_pipelines;  // optional
+  // sip.ports: frames to or from these UDP ports may carry signalling (the ordered
+  // loop keeps them in strict order; media_only.h).
+  std::vector<uint16_t> sip_ports = {5060};
 };
 
 // Creates worker `index`'s pipeline writing into `sink`. Called on the main thread by
@@ -70,7 +97,7 @@ class DpdkEngine {
   void RequestStop() { stop_.store(true, std::memory_order_relaxed); }
   // True when every worker has finished (end of files, or stop).
   bool Done() const;
-  // Waits for the workers (each calls Finish()) and for the writer to drain.
+  // Waits for the workers (each runs the finish steps) and for the writer to drain.
   [[nodiscard]] absl::Status Wait();
 
   EngineCounters Counters() const;
@@ -80,6 +107,8 @@ class DpdkEngine {
 
  private:
   static int WorkerMain(void* arg);
+  void RunUnordered(Worker& w, bool all_files, uint64_t* newest_ts);
+  void RunOrdered(Worker& w, uint64_t* newest_ts);
   void WriterMain();
 
   std::vector<PortSetup> ports_;
@@ -90,6 +119,11 @@ class DpdkEngine {
   std::thread writer_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> writer_stop_{false};
+  std::unique_ptr<CaptureClock> clock_;     // >= 2 workers replaying files, else null
+  std::unique_ptr<MediaOnlyFilter> media_only_;  // with clock_
+  std::unique_ptr<SpinBarrier> barrier_;    // the finish steps
+  std::atomic<int> go_{0};                  // 1: all launched; -1: a launch failed
+  std::atomic<uint64_t> newest_ts_{0};      // newest frame time of every worker, at stop
   bool started_ = false;
   bool waited_ = false;
 };

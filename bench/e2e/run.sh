@@ -6,11 +6,16 @@
 # the raw read floor of the same file (tcpdump -r FILE -w /dev/null, and cv-dpdk-read:
 # the DPDK engine with no pipeline). Peak RSS from /usr/bin/time -v; the per-leg figure is
 # (peak RSS - RSS of the same daemon over a one-call capture) / active legs.
+# Two workers: the capture split by symmetric RSS into two files (tests/tools/pcap_split,
+# cached beside it) replayed as one net_pcap port with two RX queues, workers on
+# CV_E2E_LCORES2 (default 0@0,1@1,2@0: two CPUs; docs/DPDK.md), with its own read floor
+# (cv-dpdk-read on the same vdev and lcores). CPU time (user+sys) of every daemon run is
+# printed too: the machine may be shared.
 #
 # Usage: bench/e2e/run.sh [BUILD_DIR]     (as root; BUILD_DIR default build-e2e-rel,
 #        configured --buildtype=release if it does not exist)
 # Env:   CV_E2E_DIR (default /tmp/cv_e2e), CV_E2E_CALLS (1000), CV_E2E_DURATION (60),
-#        CV_E2E_KEEP=1 keeps the stores.
+#        CV_E2E_KEEP=1 keeps the stores, CV_E2E_LCORES2 (see above).
 # Output: a table; every drop counter must be 0 (the drops column).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,25 +28,32 @@ DURATION=${CV_E2E_DURATION:-60}
 if [[ ! -f $BUILD/build.ninja ]]; then
   meson setup "$BUILD" "$ROOT" --buildtype=release -Dbench=false -Dfuzz=false
 fi
-ninja -C "$BUILD" dpdk_app/callvaultd cli/callvault tests/tools/callgen dpdk_app/cv-dpdk-read
+ninja -C "$BUILD" dpdk_app/callvaultd cli/callvault tests/tools/callgen dpdk_app/cv-dpdk-read \
+  tests/tools/pcap_split
 CVD=$BUILD/dpdk_app/callvaultd
 CV=$BUILD/cli/callvault
 CG=$BUILD/tests/tools/callgen
 READ=$BUILD/dpdk_app/cv-dpdk-read
+SPLIT=$BUILD/tests/tools/pcap_split
+LCORES2=${CV_E2E_LCORES2:-0@0,1@1,2@0}
 mkdir -p "$WORK"
 BIG=$WORK/e2e_${CALLS}x${DURATION}.pcap
 SMALL=$WORK/e2e_1x${DURATION}.pcap
 [[ -f $BIG ]] || "$CG" -o "$BIG" --calls "$CALLS" --concurrency "$CALLS" --duration "$DURATION" \
                       --seed 1 --manifest "$BIG.json"
 [[ -f $SMALL ]] || "$CG" -o "$SMALL" --calls 1 --concurrency 1 --duration "$DURATION" --seed 1
+Q0=${BIG%.pcap}.q0.pcap
+Q1=${BIG%.pcap}.q1.pcap
+[[ -f $Q0 && -f $Q1 && $Q0 -nt $BIG ]] || "$SPLIT" "$BIG" "$Q0" "$Q1"
 FRAMES=$(capinfos -c -M "$BIG" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
 SIZE=$(stat -c %s "$BIG")
-cat "$BIG" >/dev/null  # page cache: every run reads from memory
+cat "$BIG" "$Q0" "$Q1" >/dev/null  # page cache: every run reads from memory
 KEY=$WORK/master.key
 [[ -f $KEY ]] || "$CV" --key-file "$KEY" keys init >/dev/null
 
-config() {  # config NAME SOURCE FILE
-  local name=$1 source=$2 file=$3
+config() {  # config NAME SOURCE FILE [LCORES [FILE2]]
+  local name=$1 source=$2 file=$3 lcores=${4:-0@0,1@1} rx="rx_pcap=$3"
+  [[ -z ${5:-} ]] || rx="$rx,rx_pcap=$5"
   rm -rf "$WORK/$name.store" "$WORK/$name.run"
   cat >"$WORK/$name.toml" <<TOML
 [capture]
@@ -49,8 +61,8 @@ source = "$source"
 files = [$( [[ $source == pcap ]] && echo "\"$file\"" )]
 
 [dpdk]
-eal_args = ["-l", "0-1", "--no-huge", "--no-pci", "--no-shconf", "-m", "1024",
-            "--file-prefix", "cv_e2e_$name", "--vdev", "net_pcap0,rx_pcap=$file"]
+eal_args = ["--lcores", "$lcores", "--no-huge", "--no-pci", "--no-shconf", "-m", "1024",
+            "--file-prefix", "cv_e2e_$name", "--vdev", "net_pcap0,$rx"]
 mbufs = 16383
 ring_size = 16384
 stop_at_eof = true
@@ -67,17 +79,18 @@ TOML
   echo "$WORK/$name.toml"
 }
 
-# daemon NAME SOURCE FILE -> "frames seconds pps calls drops rss_kib wall"
+# daemon NAME SOURCE FILE [LCORES [FILE2]] -> "frames seconds pps calls drops rss_kib wall cpu"
 daemon() {
   local cfg
-  cfg=$(config "$1" "$2" "$3")
+  cfg=$(config "$@")
   /usr/bin/time -v -o "$WORK/$1.time" "$CVD" --config "$cfg" 2>"$WORK/$1.err" ||
     { echo "callvaultd ($1) failed: $(tail -3 "$WORK/$1.err")" >&2; exit 1; }
-  local s rss wall
+  local s rss wall cpu
   s=$(grep 'summary' "$WORK/$1.err" | tail -1)
   rss=$(awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}' "$WORK/$1.time")
   wall=$(awk '/Elapsed \(wall/ {print $NF}' "$WORK/$1.time")
-  echo "$(sed -E 's/.*frames=([0-9]+).*seconds=([0-9.]+) frames_per_s=([0-9]+) calls=([0-9]+) drops=([0-9]+).*/\1 \2 \3 \4 \5/' <<<"$s") $rss $wall"
+  cpu=$(awk -F: '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$WORK/$1.time")
+  echo "$(sed -E 's/.*frames=([0-9]+).*seconds=([0-9.]+) frames_per_s=([0-9]+) calls=([0-9]+) drops=([0-9]+).*/\1 \2 \3 \4 \5/' <<<"$s") $rss $wall $cpu"
 }
 
 echo "input: $BIG: $FRAMES frames, $SIZE bytes, $CALLS concurrent calls of ${DURATION}s"
@@ -89,23 +102,32 @@ read -r TD_WALL TD_U TD_S <"$WORK/tcpdump.time"
 "$READ" -l 0-1 --no-huge --no-pci --no-shconf -m 1024 --file-prefix cv_e2e_read \
   --vdev "net_pcap0,rx_pcap=$BIG" >"$WORK/read.out" 2>&1 || true
 READ_LINE=$(grep -E 'frames' "$WORK/read.out" | tail -1)
+"$READ" --lcores "$LCORES2" --no-huge --no-pci --no-shconf -m 1024 --file-prefix cv_e2e_read2 \
+  --vdev "net_pcap0,rx_pcap=$Q0,rx_pcap=$Q1" >"$WORK/read2.out" 2>&1 || true
+READ2_LINE=$(grep -E 'frames' "$WORK/read2.out" | tail -1)
 
-read -r D_FRAMES D_SEC D_PPS D_CALLS D_DROPS D_RSS D_WALL < <(daemon dpdk dpdk "$BIG")
-read -r P_FRAMES P_SEC P_PPS P_CALLS P_DROPS P_RSS P_WALL < <(daemon pcap pcap "$BIG")
-read -r _ _ _ _ _ B_RSS _ < <(daemon base dpdk "$SMALL")
+read -r D_FRAMES D_SEC D_PPS D_CALLS D_DROPS D_RSS D_WALL D_CPU < <(daemon dpdk dpdk "$BIG")
+read -r M_FRAMES M_SEC M_PPS M_CALLS M_DROPS M_RSS M_WALL M_CPU < \
+  <(daemon dpdk2 dpdk "$Q0" "$LCORES2" "$Q1")
+read -r P_FRAMES P_SEC P_PPS P_CALLS P_DROPS P_RSS P_WALL P_CPU < <(daemon pcap pcap "$BIG")
+read -r _ _ _ _ _ B_RSS _ _ < <(daemon base dpdk "$SMALL")
 LEGS=$((CALLS * 2))
 
 TD_PPS=$(awk -v f="$FRAMES" -v t="$TD_WALL" 'BEGIN {printf "%.0f", f / t}')
 printf '\n%-34s %10s %9s %11s %7s %6s %10s\n' run frames seconds frames/s calls drops peak_RSS
 printf '%-34s %10s %9s %11s %7s %6s %10s\n' "tcpdump -r FILE -w /dev/null" "$FRAMES" "$TD_WALL" "$TD_PPS" - - -
 echo "cv-dpdk-read (engine, no pipeline): $READ_LINE"
+echo "cv-dpdk-read, 2 queues ($LCORES2): $READ2_LINE"
 printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd dpdk (net_pcap)" "$D_FRAMES" "$D_SEC" "$D_PPS" "$D_CALLS" "$D_DROPS" "$D_RSS"
+printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd dpdk, 2 queues/workers" "$M_FRAMES" "$M_SEC" "$M_PPS" "$M_CALLS" "$M_DROPS" "$M_RSS"
 printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd pcap (capture.files)" "$P_FRAMES" "$P_SEC" "$P_PPS" "$P_CALLS" "$P_DROPS" "$P_RSS"
 printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd dpdk, 1 call (fixed)" - - - - - "$B_RSS"
 echo
 awk -v d="$D_PPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk) / tcpdump read floor: %.1f %%\n", 100 * d / t}'
+awk -v d="$M_PPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk, 2 workers) / tcpdump read floor: %.1f %%\n", 100 * d / t}'
 awk -v p="$D_RSS" -v b="$B_RSS" -v l="$LEGS" \
   'BEGIN {printf "RSS per active leg: (%d - %d) KiB / %d legs = %.1f KiB\n", p, b, l, (p - b) / l}'
-echo "tcpdump CPU: user ${TD_U}s sys ${TD_S}s; callvaultd wall incl. start/seal: dpdk ${D_WALL}, pcap ${P_WALL}"
+echo "tcpdump CPU: user ${TD_U}s sys ${TD_S}s; callvaultd wall incl. start/seal: dpdk ${D_WALL}, dpdk 2 workers ${M_WALL}, pcap ${P_WALL}"
+echo "callvaultd CPU (user+sys): dpdk ${D_CPU}s, dpdk 2 workers ${M_CPU}s, pcap ${P_CPU}s"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 [[ ${CV_E2E_KEEP:-0} == 1 ]] || rm -rf "$WORK"/*.store
