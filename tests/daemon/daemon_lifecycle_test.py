@@ -100,11 +100,7 @@ def online(c, s, callvaultd, callvault, callgen):
                           files=[cap], stop_at_eof=False, agents=agents,
                           reviewers=["uid:65534"], auditors=["root", "uid:65533"])
     errf = s.path("daemon.stderr")
-    notify = NotifyListener()
-    env = dict(os.environ, NOTIFY_SOCKET=notify.name, WATCHDOG_USEC="1000000")
-    env.pop("WATCHDOG_PID", None)
-    d = subprocess.Popen([callvaultd, "--config", cfg], stdout=subprocess.DEVNULL,
-                         stderr=open(errf, "w"), env=env)
+    d, notify = start_notified(callvaultd, cfg, errf)
     try:
         def stderr_has(t):
             with open(errf) as f:
@@ -307,6 +303,16 @@ class NotifyListener:
         self.sock.close()
 
 
+def start_notified(callvaultd, cfg, errf):
+    """callvaultd with a NotifyListener as its systemd notify socket (WATCHDOG_USEC 1 s)."""
+    notify = NotifyListener()
+    env = dict(os.environ, NOTIFY_SOCKET=notify.name, WATCHDOG_USEC="1000000")
+    env.pop("WATCHDOG_PID", None)
+    d = subprocess.Popen([callvaultd, "--config", cfg], stdout=subprocess.DEVNULL,
+                         stderr=open(errf, "w"), env=env)
+    return d, notify
+
+
 def dpdk_notify(c, s, callvaultd, callvault, data):
     cap = os.path.join(data, "wswiki_sip-rtp-g711.pcap")
     sock = s.path("dpdk_run", "control.sock")
@@ -315,11 +321,7 @@ def dpdk_notify(c, s, callvaultd, callvault, data):
                           source="dpdk", eal_args=du.dpdk_file_eal("cv_life_notify", [cap]),
                           stop_at_eof=False)
     errf = s.path("dpdk_daemon.stderr")
-    notify = NotifyListener()
-    env = dict(os.environ, NOTIFY_SOCKET=notify.name, WATCHDOG_USEC="1000000")
-    env.pop("WATCHDOG_PID", None)
-    d = subprocess.Popen([callvaultd, "--config", cfg], stdout=subprocess.DEVNULL,
-                         stderr=open(errf, "w"), env=env)
+    d, notify = start_notified(callvaultd, cfg, errf)
     try:
         if not c.ok(du.wait_capturing(callvault, cfg, d, timeout=120), "dpdk: capture running"):
             return
