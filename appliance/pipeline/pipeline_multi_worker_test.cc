@@ -14,10 +14,17 @@
 #include "appliance/common/time_util.h"
 #include "appliance/config/config.h"
 #include "appliance/media/test_util.h"
+#include "appliance/pipeline/test_sip.h"
 #include "appliance/pipeline/multi_worker_harness.h"
 
 namespace callvault {
 namespace {
+
+using pipeline_testing::At;
+using pipeline_testing::Ep;
+using pipeline_testing::kCallerSip;
+using pipeline_testing::kPbxSip;
+using pipeline_testing::Sip;
 
 using media::testing::RtpBytes;
 using media::testing::TestPacket;
@@ -25,25 +32,8 @@ using pipeline_testing::Differences;
 using pipeline_testing::Join;
 using pipeline_testing::MultiWorker;
 
-constexpr uint64_t kT0 = 1700000000ull * kNsPerSec;
-uint64_t At(double s) { return kT0 + uint64_t(s * 1e9 + 0.5); }
-Endpoint Ep(const char* ip, uint16_t port) { return Endpoint{*IpAddress::Parse(ip), port}; }
 
-const Endpoint kCallerSip = Ep("192.0.2.10", 5060);
-const Endpoint kPbxSip = Ep("10.20.0.1", 5060);
 
-std::string Sip(const std::string& start_line, const std::string& call_id, int cseq,
-                const std::string& method, const std::string& to_tag, const std::string& sdp) {
-  std::string to = "<sip:2001@pbx.example.com>";
-  if (!to_tag.empty()) to += ";tag=" + to_tag;
-  std::string m = fmt::format(
-      "{}\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-{}-{}\r\n"
-      "From: <sip:+12025550143@carrier.example.com>;tag=ft-{}\r\nTo: {}\r\n"
-      "Call-ID: {}\r\nCSeq: {} {}\r\nMax-Forwards: 70\r\n",
-      start_line, call_id, cseq, call_id, to, call_id, cseq, method);
-  if (!sdp.empty()) m += "Content-Type: application/sdp\r\n";
-  return m + fmt::format("Content-Length: {}\r\n\r\n", sdp.size()) + sdp;
-}
 
 std::string Sdp(const Endpoint& rtp) {
   return fmt::format(
