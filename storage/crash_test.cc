@@ -1,5 +1,7 @@
 // kill -9 tests: a writer child process (this binary re-executed with --child) writes
-// calls and acknowledges each one on a pipe after Flush() returns; the parent SIGKILLs it
+// calls and acknowledges each one on a pipe after Flush() returns (every other round:
+// after the next FlushBehind() returns, which waits for the seal before it, so the
+// background sealer is killed at random points too); the parent SIGKILLs it
 // at a random moment, reopens the store, and checks that Verify() reports it consistent
 // and that every acknowledged call is present with all its blocks, byte for byte.
 #include <fcntl.h>
@@ -46,7 +48,7 @@ PlainBlock BlockN(uint64_t n, CallId id, uint32_t i) {
                               uint16_t(i % 2), i, kT0 + n * 1'000'000'000ull, size);
 }
 
-int ChildMain(const std::string& dir, uint64_t first, int ack_fd) {
+int ChildMain(const std::string& dir, uint64_t first, int ack_fd, bool behind) {
   auto s = Store::Open(Opts(dir));
   if (!s.ok()) return 3;
   StoreWriter* w = (*s)->writer();
@@ -58,8 +60,15 @@ int ChildMain(const std::string& dir, uint64_t first, int ack_fd) {
     }
     r.state = CallState::kAnswered;
     w->OnCallEnded(r);
-    if (!w->Flush().ok()) return 5;
-    if (::write(ack_fd, &n, sizeof n) != sizeof n) return 6;
+    if (behind) {
+      // Returns once the previous call's seal is in the index; this one's is in flight.
+      if (!w->FlushBehind().ok()) return 5;
+      const uint64_t sealed = n - 1;
+      if (n > first && ::write(ack_fd, &sealed, sizeof sealed) != sizeof sealed) return 6;
+    } else {
+      if (!w->Flush().ok()) return 5;
+      if (::write(ack_fd, &n, sizeof n) != sizeof n) return 6;
+    }
   }
 }
 
@@ -79,8 +88,9 @@ TEST(StoreCrash, KillNineAtRandomPointsLeavesConsistentStore) {
     if (pid == 0) {
       ::close(fds[0]);
       std::string fd = std::to_string(fds[1]), first = std::to_string(next);
+      const char* mode = round % 2 == 1 ? "behind" : "flush";
       ::execl(g_self.c_str(), g_self.c_str(), "--child", dir.path().c_str(), first.c_str(),
-              fd.c_str(), nullptr);
+              fd.c_str(), mode, nullptr);
       ::_exit(127);
     }
     ::close(fds[1]);
@@ -139,8 +149,9 @@ TEST(StoreCrash, KillNineAtRandomPointsLeavesConsistentStore) {
 }  // namespace callvault
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::strcmp(argv[1], "--child") == 0) {
-    return callvault::ChildMain(argv[2], std::stoull(argv[3]), std::atoi(argv[4]));
+  if (argc == 6 && std::strcmp(argv[1], "--child") == 0) {
+    return callvault::ChildMain(argv[2], std::stoull(argv[3]), std::atoi(argv[4]),
+                                std::strcmp(argv[5], "behind") == 0);
   }
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);

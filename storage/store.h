@@ -269,6 +269,11 @@ class StoreWriter : public BlockSink {
   bool Push(PlainBlock&& block) override = 0;
   // Makes everything pushed so far durable and visible (per the sync rule above).
   [[nodiscard]] virtual absl::Status Flush() = 0;
+  // The same seal, but returns once it is handed to the writer's sealer thread, which
+  // does the fsyncs and the index write while the caller goes on pushing (at most one
+  // seal in flight: this first waits for the previous one, whose error it returns).
+  // The capture engines use it; the loss window grows by one seal's disk time.
+  [[nodiscard]] virtual absl::Status FlushBehind() = 0;
   // Seals regardless of the sync mode (used at shutdown / end of ingest).
   [[nodiscard]] virtual absl::Status Sync() = 0;
   // First write error since open (sticky), OK if none.

@@ -581,6 +581,70 @@ TEST_F(StoreTest, IntervalModeSealsOnlyAfterInterval) {
   EXPECT_TRUE(store_->GetCall(r.call_id).ok());
 }
 
+// FlushBehind() hands the seal to the sealer thread and returns; the next seal (or Sync)
+// waits for it. A call that ended before a seal in flight and gets late blocks after it
+// must keep its one data key: the writer may only forget it once that seal is in the
+// index (a new key would make the earlier blocks unreadable).
+TEST_F(StoreTest, FlushBehindSealsInOrderAndKeepsAnEndedCallsKey) {
+  std::mt19937_64 rng(21);
+  StoreWriter* w = store_->writer();
+  CallRecord late = testing::RandomRecord(rng, kT0);
+  std::vector<PlainBlock> late_blocks;
+  auto push_late = [&](uint32_t seq) {
+    late_blocks.push_back(testing::RandomBlock(rng, late.call_id, StreamKind::kRtp, 0, seq,
+                                               late.start_ns + seq * 1'000'000'000ull, 900));
+    PlainBlock copy = late_blocks.back();
+    ASSERT_TRUE(w->Push(std::move(copy)));
+  };
+  w->OnCallStarted(late);
+  push_late(0);
+  w->OnCallEnded(late);
+  ASSERT_TRUE(w->FlushBehind().ok());  // seal 1 in flight: the call is ended in it
+  push_late(1);                        // a late block while seal 1 may still be running
+  ASSERT_TRUE(w->FlushBehind().ok());  // waits for seal 1; the writer may forget the call
+  push_late(2);                        // the key must come back from the index
+  std::vector<Written> rounds;
+  for (int round = 0; round < 6; ++round) {
+    Written x;
+    x.record = testing::RandomRecord(rng, kT0 + uint64_t(round + 1) * 60'000'000'000ull);
+    w->OnCallStarted(x.record);
+    for (uint32_t seq = 0; seq < 3; ++seq) {
+      x.blocks.push_back(testing::RandomBlock(rng, x.record.call_id, StreamKind::kRtp, 1, seq,
+                                              x.record.start_ns, 500 + rng() % 2000));
+      PlainBlock copy = x.blocks.back();
+      ASSERT_TRUE(w->Push(std::move(copy)));
+    }
+    w->OnCallEnded(x.record);
+    ASSERT_TRUE(w->FlushBehind().ok());
+    rounds.push_back(std::move(x));
+  }
+  ASSERT_TRUE(w->Sync().ok());  // waits for the last seal in flight
+  Reopen();
+  auto read_all = [&](CallId id) {
+    std::map<uint32_t, std::vector<uint8_t>> got;
+    absl::Status s = store_->ReadBlocks(id, {}, [&](const PlainBlock& b) {
+      got[b.info.seq] = b.payload;
+      return true;
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return got;
+  };
+  auto got = read_all(late.call_id);
+  ASSERT_EQ(got.size(), late_blocks.size());
+  for (const auto& b : late_blocks) EXPECT_EQ(got[b.info.seq], b.payload) << b.info.seq;
+  for (const auto& x : rounds) {
+    ASSERT_TRUE(store_->GetCall(x.record.call_id).ok());
+    auto blocks = read_all(x.record.call_id);
+    ASSERT_EQ(blocks.size(), x.blocks.size());
+    for (const auto& b : x.blocks) EXPECT_EQ(blocks[b.info.seq], b.payload);
+  }
+  auto v = store_->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok()) << v->ToStatus();
+  EXPECT_EQ(v->calls, 7u);
+  EXPECT_EQ(v->blocks, 3u + 6u * 3u);
+}
+
 TEST_F(StoreTest, SegmentRollsAtSegmentBytes) {
   store_.reset();
   opts_.config.segment_bytes = 10'000;

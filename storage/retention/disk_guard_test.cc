@@ -197,6 +197,7 @@ class RecordingWriter : public StoreWriter {
     return true;
   }
   absl::Status Flush() override { return absl::OkStatus(); }
+  absl::Status FlushBehind() override { return absl::OkStatus(); }
   absl::Status Sync() override { return absl::OkStatus(); }
   absl::Status status() const override { return absl::OkStatus(); }
   uint64_t blocks_dropped() const override { return 0; }
