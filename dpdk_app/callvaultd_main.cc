@@ -168,9 +168,23 @@ class Ticker {
 };
 
 // One line on stderr at the end of a capture run: what went through, how fast, what
-// was lost (bench/e2e/run.sh parses it). `seconds` spans the capture call (DPDK: EAL
-// start and the final drain included), so the rate is a lower bound.
-void PrintSummary(const dpdk::DaemonState& state, double seconds, uint64_t calls) {
+// was lost (bench/e2e/run.sh parses it). `seconds` spans the whole capture call (DPDK:
+// EAL start, pools and the final drain included), so `frames_per_s` is a lower bound;
+// `startup_s` is the part before the first read (EAL, ports, pools, pipelines) and
+// `capture_s` the rest, from the first read to the final seal on disk (ports closed): `capture_frames_per_s` is the rate the engine sustained while capturing.
+struct RunClock {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point started{};  // set by the on_started hooks
+  void Started() { started = std::chrono::steady_clock::now(); }
+};
+
+void PrintSummary(const dpdk::DaemonState& state, const RunClock& clock, uint64_t calls) {
+  const auto end = std::chrono::steady_clock::now();
+  const auto started = clock.started == std::chrono::steady_clock::time_point{} ? clock.start
+                                                                                  : clock.started;
+  const double seconds = std::chrono::duration<double>(end - clock.start).count();
+  const double startup = std::chrono::duration<double>(started - clock.start).count();
+  const double capture = std::chrono::duration<double>(end - started).count();
   const dpdk::EngineCounters c = state.Snapshot();
   uint64_t frames = 0, bytes = 0, dropped = 0;
   for (const auto& q : c.queues) {
@@ -180,10 +194,11 @@ void PrintSummary(const dpdk::DaemonState& state, double seconds, uint64_t calls
   for (const auto& [name, value] : dpdk::Drops(c)) dropped += value;
   std::fprintf(stderr,
                "callvaultd: summary frames=%llu bytes=%llu seconds=%.3f frames_per_s=%.0f "
-               "calls=%llu drops=%llu\n",
+               "calls=%llu drops=%llu startup_s=%.3f capture_s=%.3f capture_frames_per_s=%.0f\n",
                static_cast<unsigned long long>(frames), static_cast<unsigned long long>(bytes),
                seconds, seconds > 0 ? double(frames) / seconds : 0.0,
-               static_cast<unsigned long long>(calls), static_cast<unsigned long long>(dropped));
+               static_cast<unsigned long long>(calls), static_cast<unsigned long long>(dropped),
+               startup, capture, capture > 0 ? double(frames) / capture : 0.0);
 }
 
 }  // namespace
@@ -290,13 +305,15 @@ int main(int argc, char** argv) {
 
   Ticker ticker(config, &directory, &state);
   absl::Status result;
+  RunClock clock;            // the summary line's clocks
+  uint64_t calls_ended = 0;  // calls handed to the store
   if (config.capture.source == "dpdk") {
     StorePipelineSink store_sink(writer, &disk);  // used on the engine's writer thread only
     dpdk::RunHooks hooks;
     hooks.program = argc > 0 ? argv[0] : "callvaultd";
     hooks.writer_tick_ms = std::min<uint32_t>(config.store.block_ms, 1000);
     hooks.writer_tick = [writer, &state] {
-      absl::Status s = writer->Flush();
+      absl::Status s = writer->FlushBehind();
       if (!s.ok()) state.AddAlarm(fmt::format("store: {}", std::string(s.message())));
     };
     hooks.on_tick = [&](const dpdk::DpdkEngine& engine) {
@@ -316,19 +333,17 @@ int main(int argc, char** argv) {
                                                                 PipelineSink* sink) {
       return MakeEnginePipeline(config, sink, &directory, PipelineWorker{bus.get(), index});
     };
-    const auto t0 = std::chrono::steady_clock::now();
+    hooks.on_started = [&clock] { clock.Started(); };
     result = dpdk::RunDpdkCapture(config, factory, &store_sink, hooks);
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
     state.SetRunning(false);
-    PrintSummary(state, took.count(), store_sink.calls_ended());
+    calls_ended = store_sink.calls_ended();
   } else {
     dpdk::PcapDaemonOptions po;
     po.flush_every_ms = std::min<uint32_t>(config.store.block_ms, 1000);
-    uint64_t calls = 0;
-    po.calls_ended = &calls;
+    po.calls_ended = &calls_ended;
     po.disk = &disk;
     std::atomic<bool> capture_done{false};
-    const auto t0 = std::chrono::steady_clock::now();
+    po.on_started = [&clock] { clock.Started(); };  // before the thread starts reading
     std::thread capture([&] {
       result = dpdk::RunPcapDaemon(config, &directory, writer, &state, po);
       capture_done = true;
@@ -339,14 +354,13 @@ int main(int argc, char** argv) {
       poll_disk();
     }
     capture.join();
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-    PrintSummary(state, took.count(), calls);
   }
   // A short file can end before the first tick saw the capture running: it did run.
   if (result.ok() && !dpdk::StopRequested()) ticker.InputEnded();
   const bool keep_serving = result.ok() && !dpdk::StopRequested() && !config.dpdk.stop_at_eof;
   if (!keep_serving) ticker.Stopping();  // before the final sync, which may take a while
   if (result.ok()) result = Annotate(writer->Sync(), "store sync");
+  PrintSummary(state, clock, calls_ended);  // after the final seal: it is part of the run
   if (result.ok()) result = writer->status();
   if (result.ok() && writer->blocks_dropped() != 0) {
     state.AddAlarm(fmt::format("store: {} blocks refused", writer->blocks_dropped()));

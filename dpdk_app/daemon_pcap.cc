@@ -89,6 +89,7 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
            (options.stop != nullptr && options.stop->load(std::memory_order_relaxed));
   };
   state->SetRunning(true);
+  if (options.on_started) options.on_started();
   while (!stopping()) {
     bool any = false;
     if (files) {
@@ -127,7 +128,7 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
     }
     if (now >= next_flush) {
       next_flush = now + flush_every;
-      absl::Status f = writer->Flush();
+      absl::Status f = writer->FlushBehind();
       if (!f.ok()) {
         result = Annotate(f, "store flush");
         break;

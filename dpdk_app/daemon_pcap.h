@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/status.h"
 #include "appliance/calls/agent_directory.h"
@@ -33,6 +34,9 @@ struct PcapDaemonOptions {
   const std::atomic<bool>* stop = nullptr;  // may be null
   uint64_t* calls_ended = nullptr;          // out (may be null): calls handed to the store
   retention::DiskGuard* disk = nullptr;     // may be null: media refused while disk full
+  // Once every source is open and the pipeline built, before the first read (on the
+  // capture thread): callvaultd starts its capture-window clock here. May be empty.
+  std::function<void()> on_started;
 };
 
 [[nodiscard]] absl::Status RunPcapDaemon(const Config& config,

@@ -32,6 +32,7 @@ absl::Status RunDpdkCapture(const Config& config, PipelineFactory factory,
     DpdkEngine engine(*ports, eo, std::move(factory), downstream);
     result = Annotate(engine.Start(), "dpdk");
     if (result.ok()) {
+      if (hooks.on_started) hooks.on_started();
       // Telemetry is an aid, not a requirement (EAL may run with --no-telemetry).
       (void)RegisterTelemetry([&engine] { return engine.Counters(); });
       while (!engine.Done() && !StopRequested()) {

@@ -29,6 +29,9 @@ struct RunHooks {
   uint32_t writer_tick_ms = 1000;
   // Once the number of workers is known, before the factory runs (EngineOptions).
   std::function<absl::Status(unsigned workers)> before_pipelines;  // optional
+  // Once the engine has started (EAL, ports, pools and pipelines built, workers
+  // launched), on the calling thread: callvaultd starts its capture-window clock here.
+  std::function<void()> on_started;                // optional
 };
 
 [[nodiscard]] absl::Status RunDpdkCapture(const Config& config, PipelineFactory factory,

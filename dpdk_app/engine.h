@@ -63,7 +63,7 @@ struct EngineOptions {
   uint64_t advance_every_us = 1000;
   uint64_t publish_every_ms = 500;
   // Called on the writer thread about every writer_tick_ms and once after the last
-  // drain (callvaultd: StoreWriter::Flush(), so that ended calls become visible).
+  // drain (callvaultd: StoreWriter::FlushBehind(), so that ended calls become visible).
   std::function<void()> writer_tick;  // optional
   uint64_t writer_tick_ms = 1000;
   // Called once by Start() on the main thread with the number of workers, before the

@@ -79,7 +79,8 @@ TOML
   echo "$WORK/$name.toml"
 }
 
-# daemon NAME SOURCE FILE [LCORES [FILE2]] -> "frames seconds pps calls drops rss_kib wall cpu"
+# daemon NAME SOURCE FILE [LCORES [FILE2]]
+#   -> "frames seconds pps calls drops rss_kib wall cpu startup_s capture_s capture_pps"
 daemon() {
   local cfg
   cfg=$(config "$@")
@@ -90,7 +91,10 @@ daemon() {
   rss=$(awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}' "$WORK/$1.time")
   wall=$(awk '/Elapsed \(wall/ {print $NF}' "$WORK/$1.time")
   cpu=$(awk -F: '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$WORK/$1.time")
-  echo "$(sed -E 's/.*frames=([0-9]+).*seconds=([0-9.]+) frames_per_s=([0-9]+) calls=([0-9]+) drops=([0-9]+).*/\1 \2 \3 \4 \5/' <<<"$s") $rss $wall $cpu"
+  local f='.* frames=([0-9]+) .* seconds=([0-9.]+) frames_per_s=([0-9]+) calls=([0-9]+) drops=([0-9]+)'
+  f="$f"' startup_s=([0-9.]+) capture_s=([0-9.]+) capture_frames_per_s=([0-9]+).*'
+  read -r a b c d e g h i < <(sed -E "s/$f/\1 \2 \3 \4 \5 \6 \7 \8/" <<<"$s")
+  echo "$a $b $c $d $e $rss $wall $cpu $g $h $i"
 }
 
 echo "input: $BIG: $FRAMES frames, $SIZE bytes, $CALLS concurrent calls of ${DURATION}s"
@@ -106,25 +110,38 @@ READ_LINE=$(grep -E 'frames' "$WORK/read.out" | tail -1)
   --vdev "net_pcap0,rx_pcap=$Q0,rx_pcap=$Q1" >"$WORK/read2.out" 2>&1 || true
 READ2_LINE=$(grep -E 'frames' "$WORK/read2.out" | tail -1)
 
-read -r D_FRAMES D_SEC D_PPS D_CALLS D_DROPS D_RSS D_WALL D_CPU < <(daemon dpdk dpdk "$BIG")
-read -r M_FRAMES M_SEC M_PPS M_CALLS M_DROPS M_RSS M_WALL M_CPU < \
+read -r D_FRAMES D_SEC D_PPS D_CALLS D_DROPS D_RSS D_WALL D_CPU D_START D_CAP D_CPPS < \
+  <(daemon dpdk dpdk "$BIG")
+read -r M_FRAMES M_SEC M_PPS M_CALLS M_DROPS M_RSS M_WALL M_CPU M_START M_CAP M_CPPS < \
   <(daemon dpdk2 dpdk "$Q0" "$LCORES2" "$Q1")
-read -r P_FRAMES P_SEC P_PPS P_CALLS P_DROPS P_RSS P_WALL P_CPU < <(daemon pcap pcap "$BIG")
-read -r _ _ _ _ _ B_RSS _ _ < <(daemon base dpdk "$SMALL")
+read -r P_FRAMES P_SEC P_PPS P_CALLS P_DROPS P_RSS P_WALL P_CPU P_START P_CAP P_CPPS < \
+  <(daemon pcap pcap "$BIG")
+read -r _ _ _ _ _ B_RSS _ _ _ _ _ < <(daemon base dpdk "$SMALL")
 LEGS=$((CALLS * 2))
 
 TD_PPS=$(awk -v f="$FRAMES" -v t="$TD_WALL" 'BEGIN {printf "%.0f", f / t}')
-printf '\n%-34s %10s %9s %11s %7s %6s %10s\n' run frames seconds frames/s calls drops peak_RSS
-printf '%-34s %10s %9s %11s %7s %6s %10s\n' "tcpdump -r FILE -w /dev/null" "$FRAMES" "$TD_WALL" "$TD_PPS" - - -
+# Two rates per daemon run: over the whole run (EAL start, pools, capture, final seal),
+# and over the capture window alone (first read to final seal on disk; startup_s apart).
+printf '\n%-34s %10s %9s %11s %8s %11s %7s %6s %10s\n' run frames seconds frames/s \
+  capture_s capture_f/s calls drops peak_RSS
+printf '%-34s %10s %9s %11s %8s %11s %7s %6s %10s\n' "tcpdump -r FILE -w /dev/null" "$FRAMES" \
+  "$TD_WALL" "$TD_PPS" - - - - -
 echo "cv-dpdk-read (engine, no pipeline): $READ_LINE"
 echo "cv-dpdk-read, 2 queues ($LCORES2): $READ2_LINE"
-printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd dpdk (net_pcap)" "$D_FRAMES" "$D_SEC" "$D_PPS" "$D_CALLS" "$D_DROPS" "$D_RSS"
-printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd dpdk, 2 queues/workers" "$M_FRAMES" "$M_SEC" "$M_PPS" "$M_CALLS" "$M_DROPS" "$M_RSS"
-printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd pcap (capture.files)" "$P_FRAMES" "$P_SEC" "$P_PPS" "$P_CALLS" "$P_DROPS" "$P_RSS"
-printf '%-34s %10s %9s %11s %7s %6s %9sK\n' "callvaultd dpdk, 1 call (fixed)" - - - - - "$B_RSS"
+row() {  # row LABEL FRAMES SEC PPS CAP CPPS CALLS DROPS RSS
+  printf '%-34s %10s %9s %11s %8s %11s %7s %6s %9sK\n' "$@"
+}
+row "callvaultd dpdk (net_pcap)" "$D_FRAMES" "$D_SEC" "$D_PPS" "$D_CAP" "$D_CPPS" "$D_CALLS" \
+  "$D_DROPS" "$D_RSS"
+row "callvaultd dpdk, 2 queues/workers" "$M_FRAMES" "$M_SEC" "$M_PPS" "$M_CAP" "$M_CPPS" \
+  "$M_CALLS" "$M_DROPS" "$M_RSS"
+row "callvaultd pcap (capture.files)" "$P_FRAMES" "$P_SEC" "$P_PPS" "$P_CAP" "$P_CPPS" \
+  "$P_CALLS" "$P_DROPS" "$P_RSS"
+row "callvaultd dpdk, 1 call (fixed)" - - - - - - - "$B_RSS"
+echo "startup (EAL, ports, pools, pipelines): dpdk ${D_START}s, dpdk 2 workers ${M_START}s, pcap ${P_START}s"
 echo
-awk -v d="$D_PPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk) / tcpdump read floor: %.1f %%\n", 100 * d / t}'
-awk -v d="$M_PPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk, 2 workers) / tcpdump read floor: %.1f %%\n", 100 * d / t}'
+awk -v d="$D_PPS" -v c="$D_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk) / tcpdump read floor: whole run %.1f %%, capture window %.1f %%\n", 100 * d / t, 100 * c / t}'
+awk -v d="$M_PPS" -v c="$M_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk, 2 workers) / tcpdump read floor: whole run %.1f %%, capture window %.1f %%\n", 100 * d / t, 100 * c / t}'
 awk -v p="$D_RSS" -v b="$B_RSS" -v l="$LEGS" \
   'BEGIN {printf "RSS per active leg: (%d - %d) KiB / %d legs = %.1f KiB\n", p, b, l, (p - b) / l}'
 echo "tcpdump CPU: user ${TD_U}s sys ${TD_S}s; callvaultd wall incl. start/seal: dpdk ${D_WALL}, dpdk 2 workers ${M_WALL}, pcap ${P_WALL}"
