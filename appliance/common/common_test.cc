@@ -1,9 +1,11 @@
 #include <cerrno>
+#include <string>
 
 #include "appliance/common/call_id.h"
 #include "appliance/common/counters.h"
 #include "appliance/common/frame_record.h"
 #include "appliance/common/net_types.h"
+#include "appliance/common/slot_array.h"
 #include "appliance/common/status.h"
 #include "appliance/common/time_util.h"
 #include "gtest/gtest.h"
@@ -121,6 +123,45 @@ TEST(FrameRecord, RoundTripAndTruncation) {
   while (bad.Next()) {
   }
   EXPECT_TRUE(bad.error());
+}
+
+}  // namespace
+}  // namespace callvault
+
+namespace callvault {
+namespace {
+
+struct Counted {
+  static inline int alive = 0;
+  Counted() { ++alive; }
+  ~Counted() { --alive; }
+  std::string text = "slot";  // a member that must really be constructed
+  alignas(64) unsigned char line[64] = {};
+};
+
+TEST(SlotArray, ConstructsOnlyWhatIsEnsuredAndDestroysIt) {
+  {
+    SlotArray<Counted> a(100000);  // ~12.8 MB reserved, nothing constructed
+    EXPECT_EQ(a.capacity(), 100000u);
+    EXPECT_EQ(a.constructed(), 0u);
+    EXPECT_EQ(Counted::alive, 0);
+    a.Ensure(0);
+    a.Ensure(2);  // constructs 1 and 2 as well
+    EXPECT_EQ(a.constructed(), 3u);
+    EXPECT_EQ(Counted::alive, 3);
+    a.Ensure(1);  // already there
+    EXPECT_EQ(Counted::alive, 3);
+    EXPECT_EQ(a[2].text, "slot");
+    a[1].text = "changed";
+    EXPECT_EQ(a[1].text, "changed");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(&a[1]) % 64, 0u);  // page-aligned storage
+    a.Reset(10);  // destroys the old elements
+    EXPECT_EQ(Counted::alive, 0);
+    EXPECT_EQ(a.constructed(), 0u);
+    a.Ensure(9);
+    EXPECT_EQ(Counted::alive, 10);
+  }
+  EXPECT_EQ(Counted::alive, 0);
 }
 
 }  // namespace

@@ -56,15 +56,15 @@ MediaEngine::MediaEngine(const MediaEngineOptions& options, BlockSink* sink,
       table_(std::size_t(options.max_legs) * 4),
       probation_(std::make_unique<std::array<Probation, kProbationSlots>>()) {
   std::size_t max_sessions = std::max<uint32_t>(1, opt_.max_legs / 2);
-  sessions_.resize(max_sessions);
+  sessions_.Reset(max_sessions);
   free_sessions_.reserve(max_sessions);
   for (std::size_t i = max_sessions; i-- > 0;) free_sessions_.push_back(uint32_t(i));
   active_sessions_.reserve(max_sessions);
   session_legs_.assign(max_sessions * kMaxStreams * 2, -1);
   session_due_.assign(max_sessions, UINT64_MAX);
   block_due_.assign(opt_.max_legs, UINT64_MAX);
-  hot_.resize(opt_.max_legs);
-  legs_.resize(opt_.max_legs);
+  hot_.Reset(opt_.max_legs);
+  legs_.Reset(opt_.max_legs);
   free_legs_.reserve(opt_.max_legs);
   for (std::size_t i = opt_.max_legs; i-- > 0;) free_legs_.push_back(uint32_t(i));
   active_legs_.reserve(opt_.max_legs);
@@ -77,6 +77,7 @@ int32_t MediaEngine::AllocSession() {
   if (free_sessions_.empty()) return -1;
   uint32_t s = free_sessions_.back();
   free_sessions_.pop_back();
+  sessions_.Ensure(s);
   Session& ses = sessions_[s];
   ses = Session{};
   ses.used = true;
@@ -225,6 +226,8 @@ int32_t MediaEngine::OpenLeg(uint32_t s, uint8_t stream, uint8_t sender, const E
   if (free_legs_.empty()) return -1;
   uint32_t i = free_legs_.back();
   free_legs_.pop_back();
+  legs_.Ensure(i);
+  hot_.Ensure(i);
   Session& ses = sessions_[s];
   Leg& l = legs_[i];
   LegHot& h = hot_[i];

@@ -75,6 +75,7 @@
 #include "appliance/calls/media_session.h"
 #include "appliance/common/block.h"
 #include "appliance/common/call_record.h"
+#include "appliance/common/slot_array.h"
 #include "appliance/config/config.h"
 #include "appliance/decode/packet.h"
 #include "appliance/media/block_builder.h"
@@ -265,17 +266,19 @@ class MediaEngine {
   MediaObserver* observer_;
   BufferPool pool_;
   EndpointTable table_;
-  std::vector<Session> sessions_;
+  // Leg and session slots: reserved for max_legs, constructed as first handed out
+  // (appliance/common/slot_array.h), so start-up and idle memory do not pay for them.
+  SlotArray<Session> sessions_;
   std::vector<uint32_t> free_sessions_;
   std::vector<uint32_t> active_sessions_;
   std::vector<int32_t> session_legs_;  // (session, stream, sender) -> leg, -1 = none
-  std::vector<LegHot> hot_;
+  SlotArray<LegHot> hot_;
   // Lower bounds for Advance(): the first frame time of a leg's oldest open block, and
   // the earliest timer of a session (close, retired endpoint, orphan idle); UINT64_MAX
   // = none. A scan skips what cannot be due.
   std::vector<uint64_t> block_due_;
   std::vector<uint64_t> session_due_;
-  std::vector<Leg> legs_;
+  SlotArray<Leg> legs_;
   std::vector<uint32_t> free_legs_;
   std::vector<uint32_t> active_legs_;
   std::unique_ptr<std::array<Probation, kProbationSlots>> probation_;

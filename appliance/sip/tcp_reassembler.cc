@@ -184,7 +184,7 @@ TcpReassembler::TcpReassembler(const TcpReassemblerOptions& options) : options_(
   options_.max_buffer = std::max<uint32_t>(options_.max_buffer, 1024);
   limits_.max_message_bytes = options_.max_message_bytes;
   const uint32_t max_streams = options_.max_connections * 2;
-  streams_.resize(max_streams);
+  streams_.Reset(max_streams);
   free_streams_.reserve(max_streams);
   open_.reserve(max_streams);
   for (uint32_t i = max_streams; i > 0; --i) free_streams_.push_back(i - 1);
@@ -232,6 +232,7 @@ TcpReassembler::Stream* TcpReassembler::Open(const Endpoint& src, const Endpoint
   if (free_streams_.empty()) return nullptr;
   uint32_t i = free_streams_.back();
   free_streams_.pop_back();
+  streams_.Ensure(i);
   Stream& s = streams_[i];
   s = Stream();
   s.src = src;

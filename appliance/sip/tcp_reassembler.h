@@ -44,6 +44,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "appliance/common/counters.h"
+#include "appliance/common/slot_array.h"
 #include "appliance/decode/packet.h"
 #include "appliance/sip/message.h"
 #include "appliance/sip/transport.h"
@@ -173,7 +174,7 @@ class TcpReassembler {
 
   TcpReassemblerOptions options_;
   Limits limits_;
-  std::vector<Stream> streams_;
+  SlotArray<Stream> streams_;  // constructed as first handed out (slot_array.h)
   std::vector<uint32_t> free_streams_;
   // Slots of the open streams, dense: Expire() walks these, not every slot.
   std::vector<uint32_t> open_;
