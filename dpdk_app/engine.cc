@@ -203,7 +203,9 @@ void DpdkEngine::RunUnordered(Worker& w, bool all_files, uint64_t* newest_ts) {
       if (frames[*n - 1].ts_ns > *newest_ts) *newest_ts = frames[*n - 1].ts_ns;
       if (w.pipeline != nullptr) w.pipeline->ProcessBurst(Burst(frames, *n));
     }
-    w.sink->Reclaim();  // buffers the writer returned go back to the top of the stack
+    // Buffers the writer returned go back to the top of the stack (replaying files,
+    // congested() at the top of the round has just done it).
+    if (!all_files) w.sink->Reclaim();
     const uint64_t now = rte_rdtsc();
     if (now - last_advance >= advance_cycles) {
       last_advance = now;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end throughput of callvaultd (issue 5): a large synthetic capture from callgen
-# (default 1,000 concurrent 60 s G.711 calls = 6 M frames, ~1.4 GB, written to /tmp and
+# (default 1,000 concurrent 60 s G.711 calls = 6 M frames, ~1.4 GB, written to tmpfs and
 # never committed) through the whole daemon — decode, SIP, RTP, sealing, segment writes,
 # index — over DPDK (net_pcap vdev, stop_at_eof) and over libpcap (capture.files), beside
 # the raw read floor of the same file (tcpdump -r FILE -w /dev/null, and cv-dpdk-read:
@@ -14,13 +14,20 @@
 #
 # Usage: bench/e2e/run.sh [BUILD_DIR]     (as root; BUILD_DIR default build-e2e-rel,
 #        configured --buildtype=release if it does not exist)
-# Env:   CV_E2E_DIR (default /tmp/cv_e2e), CV_E2E_CALLS (1000), CV_E2E_DURATION (60),
+# Env:   CV_E2E_DIR (default /tmp/cv_e2e: stores, configs, logs), CV_E2E_INPUT_DIR
+#        (default /dev/shm/cv_e2e: the generated captures, ~2.8 GB of RAM; kept between
+#        runs, delete it to free the memory), CV_E2E_CALLS (1000), CV_E2E_DURATION (60),
 #        CV_E2E_KEEP=1 keeps the stores, CV_E2E_LCORES2 (see above).
 # Output: a table; every drop counter must be 0 (the drops column).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-e2e-rel}
 WORK=${CV_E2E_DIR:-/tmp/cv_e2e}
+# The captures are read from tmpfs: on a disk file system the kernel may drop pages of a
+# 1.4 GB input between the warm-up and a run (proactive reclaim such as DAMON's, seen on
+# this VM), and a run that waits for the disk measures the disk. Every reader (tcpdump,
+# cv-dpdk-read, callvaultd) reads the same tmpfs files; the stores stay under WORK on disk.
+INPUT=${CV_E2E_INPUT_DIR:-/dev/shm/cv_e2e}
 CALLS=${CV_E2E_CALLS:-1000}
 DURATION=${CV_E2E_DURATION:-60}
 
@@ -36,9 +43,9 @@ CG=$BUILD/tests/tools/callgen
 READ=$BUILD/dpdk_app/cv-dpdk-read
 SPLIT=$BUILD/tests/tools/pcap_split
 LCORES2=${CV_E2E_LCORES2:-0@0,1@1,2@0}
-mkdir -p "$WORK"
-BIG=$WORK/e2e_${CALLS}x${DURATION}.pcap
-SMALL=$WORK/e2e_1x${DURATION}.pcap
+mkdir -p "$WORK" "$INPUT"
+BIG=$INPUT/e2e_${CALLS}x${DURATION}.pcap
+SMALL=$INPUT/e2e_1x${DURATION}.pcap
 [[ -f $BIG ]] || "$CG" -o "$BIG" --calls "$CALLS" --concurrency "$CALLS" --duration "$DURATION" \
                       --seed 1 --manifest "$BIG.json"
 [[ -f $SMALL ]] || "$CG" -o "$SMALL" --calls 1 --concurrency 1 --duration "$DURATION" --seed 1
