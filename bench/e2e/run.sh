@@ -17,7 +17,8 @@
 # Env:   CV_E2E_DIR (default /tmp/cv_e2e: stores, configs, logs), CV_E2E_INPUT_DIR
 #        (default /dev/shm/cv_e2e: the generated captures, ~2.8 GB of RAM; kept between
 #        runs, delete it to free the memory), CV_E2E_CALLS (1000), CV_E2E_DURATION (60),
-#        CV_E2E_KEEP=1 keeps the stores, CV_E2E_LCORES2 (see above).
+#        CV_E2E_KEEP=1 keeps the stores, CV_E2E_LCORES2 (see above), CV_E2E_RING_BYTES
+#        (dpdk.ring_bytes of every daemon run; default: the config default, 128 MiB).
 # Output: a table; every drop counter must be 0 (the drops column).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -72,6 +73,7 @@ eal_args = ["--lcores", "$lcores", "--no-huge", "--no-pci", "--no-shconf", "-m",
             "--file-prefix", "cv_e2e_$name", "--vdev", "net_pcap0,$rx"]
 mbufs = 16383
 ring_size = 16384
+$( [[ -n ${CV_E2E_RING_BYTES:-} ]] && echo "ring_bytes = $CV_E2E_RING_BYTES" )
 stop_at_eof = true
 
 [store]
