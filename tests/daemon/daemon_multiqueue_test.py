@@ -85,6 +85,15 @@ def run_daemon(c, s, callvaultd, name, files, lcores, tag):
          + ("" if p.returncode == 0 else f" (exit {p.returncode}: {p.stderr.strip()[-400:]})"))
     m = re.search(r"drops=(\d+)", p.stderr)
     c.ok(m is not None, f"{name}: callvaultd ({tag}) summary line")
+    # The clocks of the summary: the run splits into start-up and the capture window.
+    t = re.search(r" seconds=([0-9.]+) .* startup_s=([0-9.]+) capture_s=([0-9.]+) "
+                  r"capture_frames_per_s=(\d+)", p.stderr)
+    c.ok(t is not None, f"{name}: callvaultd ({tag}) summary has startup_s and capture_s")
+    if t:
+        whole, startup, capture = (float(t.group(i)) for i in (1, 2, 3))
+        c.ok(startup > 0 and capture > 0 and abs(startup + capture - whole) < 0.01,
+             f"{name}: ({tag}) startup_s + capture_s = seconds "
+             f"({startup} + {capture} vs {whole})")
     prom = os.path.join(os.path.dirname(sock), "callvaultd.prom")
     text = open(prom).read() if os.path.exists(prom) else ""
     return store, text, int(m.group(1)) if m else -1
