@@ -1,6 +1,11 @@
 // DpdkRing<T>: a typed rte_ring of T* between two threads (normally one worker lcore ->
 // the writer thread: single producer, single consumer).
 //
+// Create() makes an EAL ring (rte_ring_create: needs rte_eal_init, NUMA-placed memory);
+// CreateLocal() builds the same ring in ordinary process memory with rte_ring_init, which
+// needs no EAL: the libpcap capture path of callvaultd uses it between its capture and
+// writer threads.
+//
 // Ownership: Enqueue() hands the pointer over only when it returns true; on false the
 // caller still owns it. A full ring is a counted drop (full_drops(), shown as
 // "ring_full:<name>"), never a wait: the RX loop must not stall. Thread: Enqueue() from
@@ -13,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -38,7 +44,36 @@ class DpdkRing {
     return std::unique_ptr<DpdkRing>(new DpdkRing(name, r));
   }
 
-  ~DpdkRing() { rte_ring_free(ring_); }
+  static absl::StatusOr<std::unique_ptr<DpdkRing>> CreateLocal(const std::string& name,
+                                                               uint32_t size) {
+    // RING_F_EXACT_SZ: `size` usable entries in a ring of the next power of two above it.
+    const ssize_t exact = rte_ring_get_memsize(rte_align32pow2(size + 1));
+    if (exact < 0) {
+      return absl::InvalidArgumentError(fmt::format("ring {}: bad size {}", name, size));
+    }
+    const std::size_t alloc = (std::size_t(exact) + 63) / 64 * 64;
+    void* mem = std::aligned_alloc(64, alloc);
+    if (mem == nullptr) {
+      return absl::ResourceExhaustedError(fmt::format("ring {} ({} entries)", name, size));
+    }
+    rte_ring* r = static_cast<rte_ring*>(mem);
+    if (rte_ring_init(r, name.c_str(), size,
+                      RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ) != 0) {
+      std::free(mem);
+      return absl::InvalidArgumentError(fmt::format("ring {}: init failed", name));
+    }
+    auto out = std::unique_ptr<DpdkRing>(new DpdkRing(name, r));
+    out->local_ = true;
+    return out;
+  }
+
+  ~DpdkRing() {
+    if (local_) {
+      std::free(ring_);
+    } else {
+      rte_ring_free(ring_);
+    }
+  }
   DpdkRing(const DpdkRing&) = delete;
   DpdkRing& operator=(const DpdkRing&) = delete;
 
@@ -80,6 +115,7 @@ class DpdkRing {
 
   std::string name_;
   rte_ring* ring_;
+  bool local_ = false;  // CreateLocal(): our memory, not an EAL ring
   alignas(64) std::atomic<uint64_t> enqueued_{0};  // written by the producer only
   std::atomic<uint64_t> full_drops_{0};
 };

@@ -351,6 +351,9 @@ int DpdkEngine::WorkerMain(void* arg) {
   const bool together = go > 0;  // false: a launch failed, finish alone
   bool all_files = true;
   for (const auto& s : w.sources) all_files = all_files && s->file_replay();
+  // A file replay cannot overrun: its hand-off waits for the writer instead of dropping
+  // (the writer drains until every worker is done, so the wait ends).
+  if (w.sink != nullptr) w.sink->set_wait_when_full(all_files);
   uint64_t newest_ts = 0;
   if (together && e.clock_ != nullptr) {
     e.RunOrdered(w, &newest_ts);

@@ -1,5 +1,6 @@
 #include "dpdk_app/ring_sink.h"
 
+#include <thread>
 #include <utility>
 
 namespace callvault::dpdk {
@@ -7,15 +8,31 @@ namespace callvault::dpdk {
 absl::StatusOr<std::unique_ptr<RingSink>> RingSink::Create(const std::string& name,
                                                            uint32_t size, int socket,
                                                            uint64_t max_bytes) {
+  return Make(name, size, socket, max_bytes, /*local=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<RingSink>> RingSink::CreateLocal(const std::string& name,
+                                                                uint32_t size,
+                                                                uint64_t max_bytes) {
+  return Make(name, size, /*socket=*/0, max_bytes, /*local=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<RingSink>> RingSink::Make(const std::string& name,
+                                                         uint32_t size, int socket,
+                                                         uint64_t max_bytes, bool local) {
   // rte_ring names are process-wide and short: number them.
   static std::atomic<unsigned> next_id{0};
   unsigned id = next_id.fetch_add(1);
   std::unique_ptr<RingSink> s(new RingSink());
   s->name_ = name;
   s->max_bytes_ = max_bytes;
-  auto to = DpdkRing<SinkMessage>::Create(fmt::format("cv_snk{}", id), size, socket);
+  auto make = [&](const std::string& ring_name) {
+    return local ? DpdkRing<SinkMessage>::CreateLocal(ring_name, size)
+                 : DpdkRing<SinkMessage>::Create(ring_name, size, socket);
+  };
+  auto to = make(fmt::format("cv_snk{}", id));
   if (!to.ok()) return to.status();
-  auto fr = DpdkRing<SinkMessage>::Create(fmt::format("cv_fre{}", id), size, socket);
+  auto fr = make(fmt::format("cv_fre{}", id));
   if (!fr.ok()) return fr.status();
   s->to_writer_ = std::move(*to);
   s->free_ = std::move(*fr);
@@ -38,9 +55,13 @@ void RingSink::Reclaim() {
 
 SinkMessage* RingSink::Take() {
   Reclaim();
-  if (stack_.empty()) {
-    to_writer_->CountFull();  // every message is in flight: the writer is behind
-    return nullptr;
+  while (stack_.empty()) {
+    if (!wait_when_full_) {
+      to_writer_->CountFull();  // every message is in flight: the writer is behind
+      return nullptr;
+    }
+    std::this_thread::yield();
+    Reclaim();
   }
   SinkMessage* m = stack_.back();
   stack_.pop_back();
@@ -60,9 +81,12 @@ bool RingSink::Send(SinkMessage* m) {
 
 bool RingSink::Push(PlainBlock&& block) {
   uint64_t cap = block.payload.capacity();
-  if (max_bytes_ != 0 && inflight_bytes() + cap > max_bytes_) {
-    to_writer_->CountFull();  // the writer is behind by more than the byte budget
-    return false;
+  while (max_bytes_ != 0 && inflight_bytes() + cap > max_bytes_ && inflight_bytes() != 0) {
+    if (!wait_when_full_) {
+      to_writer_->CountFull();  // the writer is behind by more than the byte budget
+      return false;
+    }
+    std::this_thread::yield();
   }
   SinkMessage* m = Take();
   if (m == nullptr) return false;

@@ -19,8 +19,13 @@
 // Bounds (fixed, from config): at most `size` (dpdk.ring_size) items in flight, and at
 // most `max_bytes` (dpdk.ring_bytes) of block payload capacity in flight to the writer.
 // Drop: when no message is free, the ring is full or the byte budget is used up, the
-// item is counted as "ring_full:<name>" and Push() returns false; never a wait. (A worker
-// replaying files checks congested() and stops reading instead: see engine.cc.)
+// item is counted as "ring_full:<name>" and Push() returns false; never a wait — unless
+// set_wait_when_full(true): a source replaying files cannot overrun, so there Push() and
+// the call events wait (yielding) for the writer to return room instead of dropping.
+// That mode needs a writer thread that drains concurrently (the engine's and the libpcap
+// daemon's do until the producer is done). A worker replaying files also checks
+// congested() before reading, so waits are rare (a timer or the final flush emitting
+// many blocks at once): see engine.cc and daemon_pcap.cc.
 #ifndef CALLVAULT_DPDK_APP_RING_SINK_H_
 #define CALLVAULT_DPDK_APP_RING_SINK_H_
 
@@ -55,6 +60,10 @@ class RingSink final : public PipelineSink {
   static absl::StatusOr<std::unique_ptr<RingSink>> Create(const std::string& name,
                                                           uint32_t size, int socket,
                                                           uint64_t max_bytes = 0);
+  // The same over rings in ordinary memory (DpdkRing::CreateLocal): no EAL needed.
+  static absl::StatusOr<std::unique_ptr<RingSink>> CreateLocal(const std::string& name,
+                                                               uint32_t size,
+                                                               uint64_t max_bytes = 0);
 
   // Worker side. After Push() returns, block.payload may hold a buffer the writer
   // returned (empty, with capacity): the caller may reuse it.
@@ -64,6 +73,8 @@ class RingSink final : public PipelineSink {
   void OnCallEnded(const CallRecord& call) override;
   // Takes messages the writer returned off the free ring (cheap when there are none).
   void Reclaim();
+  // Producer side: wait for room instead of dropping (file replays only, see above).
+  void set_wait_when_full(bool wait) { wait_when_full_ = wait; }
 
   // Writer side: hands up to `max` waiting items to `downstream` (nullptr: discards
   // them) and returns how many it handled.
@@ -88,6 +99,9 @@ class RingSink final : public PipelineSink {
 
  private:
   RingSink() = default;
+  static absl::StatusOr<std::unique_ptr<RingSink>> Make(const std::string& name, uint32_t size,
+                                                        int socket, uint64_t max_bytes,
+                                                        bool local);
   SinkMessage* Take();  // a free message, or nullptr (counted as ring_full)
   bool Send(SinkMessage* m);
   void SendCall(SinkMessage::Kind kind, const CallRecord& call);
@@ -100,6 +114,7 @@ class RingSink final : public PipelineSink {
   std::vector<SinkMessage*> stack_;  // free messages, newest returned on top
   uint64_t max_bytes_ = 0;
   uint64_t sent_bytes_ = 0;
+  bool wait_when_full_ = false;
   size_t used_ = 0;
   // Writer side (read by the worker).
   alignas(64) std::atomic<uint64_t> returned_bytes_{0};

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -267,6 +268,56 @@ TEST(DpdkEngine, RingSinkCongestionShowsBeforeOverflow) {
   }
   EXPECT_EQ(n, 57);
   EXPECT_EQ((*msgs)->Drain(nullptr, 100), 57u);
+}
+
+// The libpcap daemon's hand-off: the same RingSink on rings built without the EAL
+// (CreateLocal). Live, a full hand-off is a counted drop; replaying files
+// (set_wait_when_full) the producer waits for a concurrent writer and nothing is lost,
+// however slow the writer.
+TEST(DpdkEngine, LocalRingSinkDropsLiveAndWaitsForFileReplays) {
+  auto live = RingSink::CreateLocal("t.local", 4, /*max_bytes=*/0);
+  ASSERT_TRUE(live.ok()) << live.status();
+  for (uint32_t i = 0; i < 6; ++i) {
+    PlainBlock b;
+    b.payload.assign(64, 1);
+    EXPECT_EQ((*live)->Push(std::move(b)), i < 4) << i;
+  }
+  RingCounters rc;
+  (*live)->FillCounters(&rc);
+  EXPECT_EQ(rc.full_drops, 2u);
+  EXPECT_EQ((*live)->Drain(nullptr, 100), 4u);
+
+  auto replay = RingSink::CreateLocal("t.replay", 4, /*max_bytes=*/2 * 4096);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  RingSink& r = **replay;
+  r.set_wait_when_full(true);
+  CountingSink down;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {  // a slow writer: one item every 2 ms at most
+    for (;;) {
+      const bool finished = done.load(std::memory_order_acquire);
+      const size_t n = r.Drain(&down, 1);
+      if (n == 0 && finished) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  CallRecord call;
+  call.ani = "+12025550143";
+  for (int i = 0; i < 40; ++i) {
+    PlainBlock b;
+    b.payload.reserve(4096);
+    b.payload.assign(64, 1);
+    EXPECT_TRUE(r.Push(std::move(b))) << i;
+    if (i % 4 == 0) r.OnCallStarted(call);
+  }
+  done.store(true, std::memory_order_release);
+  writer.join();
+  std::lock_guard<std::mutex> l(down.mu);
+  EXPECT_EQ(down.blocks, 40u);
+  EXPECT_EQ(down.bad_blocks, 0u);
+  EXPECT_EQ(down.started, 10u);
+  r.FillCounters(&rc);
+  EXPECT_EQ(rc.full_drops, 0u);
 }
 
 TEST(DpdkEngine, ReplaysFilesThroughPipelinesAndStopsAtEof) {
