@@ -1,8 +1,13 @@
 #include "dpdk_app/daemon_pcap.h"
 
+#include <pthread.h>
+
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -11,6 +16,7 @@
 #include "appliance/common/status.h"
 #include "appliance/common/time_util.h"
 #include "appliance/pipeline/engine_pipeline.h"
+#include "dpdk_app/ring_sink.h"
 #include "dpdk_app/signals.h"
 #include "storage/store_pipeline_sink.h"
 
@@ -21,8 +27,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 EngineCounters Collect(const std::vector<std::unique_ptr<capture::CaptureSource>>& sources,
-                       const Pipeline& pipeline) {
+                       const Pipeline& pipeline, const RingSink& ring) {
   EngineCounters c;
+  c.rings.emplace_back();
+  ring.FillCounters(&c.rings.back());
   for (size_t i = 0; i < sources.size(); ++i) {
     if (sources[i] == nullptr) continue;
     const capture::SourceStats s = sources[i]->Stats();
@@ -58,9 +66,15 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
     return absl::InvalidArgumentError(
         "capture.interfaces: empty (and no capture.files) with capture.source = \"pcap\"");
   }
-  StorePipelineSink sink(writer, options.disk);
+  StorePipelineSink sink(writer, options.disk);  // on the writer thread only
+  // The capture thread's pipeline hands blocks and call events to the writer thread over
+  // the same bounded ring as a DPDK worker's (ring_sink.h), built without the EAL.
+  ASSIGN_OR_RETURN(std::unique_ptr<RingSink> ring,
+                   RingSink::CreateLocal("pcap.writer", config.dpdk.ring_size,
+                                         config.dpdk.ring_bytes));
   ASSIGN_OR_RETURN(std::unique_ptr<Pipeline> pipeline,
-                   MakeEnginePipeline(config, &sink, directory));
+                   MakeEnginePipeline(config, ring.get(), directory));
+  ring->set_wait_when_full(files);  // a file cannot overrun: wait, never drop
 
   // Every source is opened up front, so a bad file or interface fails before capture.
   std::vector<std::unique_ptr<capture::CaptureSource>> sources;
@@ -76,10 +90,41 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
     sources.push_back(*std::move(s));
   }
 
+  // Writer thread: drains the ring into the store and seals every flush_every_ms
+  // (FlushBehind: the disk waits are the store's sealer thread's). Its first error stops
+  // the capture.
+  std::atomic<bool> capture_done{false};
+  std::atomic<bool> writer_failed{false};
+  std::mutex writer_mu;
+  absl::Status writer_result;  // guarded by writer_mu
+  std::thread writer_thread([&] {
+    pthread_setname_np(pthread_self(), "cv-writer");
+    const auto flush_every = std::chrono::milliseconds(options.flush_every_ms);
+    auto next_flush = Clock::now() + flush_every;
+    for (;;) {
+      const size_t handled = ring->Drain(&sink, 256);
+      const auto now = Clock::now();
+      if (now >= next_flush && !writer_failed.load(std::memory_order_relaxed)) {
+        next_flush = now + flush_every;
+        absl::Status f = writer->FlushBehind();
+        if (!f.ok()) {
+          std::lock_guard<std::mutex> lock(writer_mu);
+          writer_result = Annotate(f, "store flush");
+          writer_failed.store(true, std::memory_order_release);
+        }
+      }
+      if (handled > 0) continue;
+      if (capture_done.load(std::memory_order_acquire)) {
+        while (ring->Drain(&sink, 1024) > 0) {
+        }
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  });
+
   std::array<Frame, kBurstSize> burst;
-  const auto flush_every = std::chrono::milliseconds(options.flush_every_ms);
   const auto publish_every = std::chrono::milliseconds(options.publish_every_ms);
-  auto next_flush = Clock::now() + flush_every;
   auto next_publish = Clock::now();
   auto next_idle_advance = Clock::now();
   absl::Status result;
@@ -90,8 +135,16 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
   };
   state->SetRunning(true);
   if (options.on_started) options.on_started();
-  while (!stopping()) {
+  while (!stopping() && !writer_failed.load(std::memory_order_acquire)) {
     bool any = false;
+    // A file cannot overrun: while the hand-off is nearly full the capture waits for the
+    // writer instead of reading on (live interfaces cannot wait: a full ring is a counted
+    // ring_full drop, and the kernel's buffer absorbs a short stall first).
+    if (files && ring->congested()) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      continue;
+    }
+    if (!files) ring->Reclaim();
     if (files) {
       if (current >= sources.size()) break;
       absl::StatusOr<size_t> n = sources[current]->NextBurst(burst);
@@ -126,23 +179,21 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
       next_idle_advance = now + std::chrono::milliseconds(100);
       pipeline->Advance(NowNs());
     }
-    if (now >= next_flush) {
-      next_flush = now + flush_every;
-      absl::Status f = writer->FlushBehind();
-      if (!f.ok()) {
-        result = Annotate(f, "store flush");
-        break;
-      }
-    }
     if (now >= next_publish) {
       next_publish = now + publish_every;
-      state->Publish(Collect(sources, *pipeline));
+      state->Publish(Collect(sources, *pipeline, *ring));
     }
   }
   pipeline->Finish();  // every active call ends, every leg flushes
+  capture_done.store(true, std::memory_order_release);
+  writer_thread.join();  // everything handed over is in the writer now
+  {
+    std::lock_guard<std::mutex> lock(writer_mu);
+    if (result.ok()) result = writer_result;
+  }
   absl::Status synced = Annotate(writer->Sync(), "store sync");
   if (result.ok()) result = synced;
-  state->Publish(Collect(sources, *pipeline));
+  state->Publish(Collect(sources, *pipeline, *ring));
   state->SetRunning(false);
   if (options.calls_ended != nullptr) *options.calls_ended = sink.calls_ended();
   return result;
