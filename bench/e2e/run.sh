@@ -18,7 +18,9 @@
 #        (default /dev/shm/cv_e2e: the generated captures, ~2.8 GB of RAM; kept between
 #        runs, delete it to free the memory), CV_E2E_CALLS (1000), CV_E2E_DURATION (60),
 #        CV_E2E_KEEP=1 keeps the stores, CV_E2E_LCORES2 (see above), CV_E2E_RING_BYTES
-#        (dpdk.ring_bytes of every daemon run; default: the config default, 128 MiB).
+#        (dpdk.ring_bytes of every daemon run; default: the config default, 128 MiB),
+#        CV_E2E_REPEAT (default 1): run the tcpdump floor and each daemon this many times
+#        and report the median run (this VM's speed moves by +-25 % from run to run).
 # Output: a table; every drop counter must be 0 (the drops column).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -44,6 +46,7 @@ CG=$BUILD/tests/tools/callgen
 READ=$BUILD/dpdk_app/cv-dpdk-read
 SPLIT=$BUILD/tests/tools/pcap_split
 LCORES2=${CV_E2E_LCORES2:-0@0,1@1,2@0}
+REPEAT=${CV_E2E_REPEAT:-1}
 mkdir -p "$WORK" "$INPUT"
 BIG=$INPUT/e2e_${CALLS}x${DURATION}.pcap
 SMALL=$INPUT/e2e_1x${DURATION}.pcap
@@ -106,12 +109,24 @@ daemon() {
   echo "$a $b $c $d $e $rss $wall $cpu $g $h $i"
 }
 
+# daemon_median NAME ...: `daemon` REPEAT times; prints the run with the median capture
+# rate (field 11) and keeps every run's capture rate in $WORK/NAME.runs.
+daemon_median() {
+  local lines=() k
+  for ((k = 0; k < REPEAT; ++k)); do lines+=("$(daemon "$@")"); done
+  printf '%s\n' "${lines[@]}" | awk '{print $11}' | paste -sd' ' >"$WORK/$1.runs"
+  printf '%s\n' "${lines[@]}" | sort -k11,11n | sed -n "$(((REPEAT + 1) / 2))p"
+}
+
 echo "input: $BIG: $FRAMES frames, $SIZE bytes, $CALLS concurrent calls of ${DURATION}s"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Read floors.
-/usr/bin/time -f "%e %U %S" -o "$WORK/tcpdump.time" tcpdump -r "$BIG" -w /dev/null 2>/dev/null
-read -r TD_WALL TD_U TD_S <"$WORK/tcpdump.time"
+for ((k = 0; k < REPEAT; ++k)); do
+  /usr/bin/time -f "%e %U %S" -o "$WORK/tcpdump.time" tcpdump -r "$BIG" -w /dev/null 2>/dev/null
+  cat "$WORK/tcpdump.time"
+done | sort -k1,1n >"$WORK/tcpdump.runs"
+read -r TD_WALL TD_U TD_S < <(sed -n "$(((REPEAT + 1) / 2))p" "$WORK/tcpdump.runs")
 "$READ" -l 0-1 --no-huge --no-pci --no-shconf -m 1024 --file-prefix cv_e2e_read \
   --vdev "net_pcap0,rx_pcap=$BIG" >"$WORK/read.out" 2>&1 || true
 READ_LINE=$(grep -E 'frames' "$WORK/read.out" | tail -1)
@@ -120,11 +135,11 @@ READ_LINE=$(grep -E 'frames' "$WORK/read.out" | tail -1)
 READ2_LINE=$(grep -E 'frames' "$WORK/read2.out" | tail -1)
 
 read -r D_FRAMES D_SEC D_PPS D_CALLS D_DROPS D_RSS D_WALL D_CPU D_START D_CAP D_CPPS < \
-  <(daemon dpdk dpdk "$BIG")
+  <(daemon_median dpdk dpdk "$BIG")
 read -r M_FRAMES M_SEC M_PPS M_CALLS M_DROPS M_RSS M_WALL M_CPU M_START M_CAP M_CPPS < \
-  <(daemon dpdk2 dpdk "$Q0" "$LCORES2" "$Q1")
+  <(daemon_median dpdk2 dpdk "$Q0" "$LCORES2" "$Q1")
 read -r P_FRAMES P_SEC P_PPS P_CALLS P_DROPS P_RSS P_WALL P_CPU P_START P_CAP P_CPPS < \
-  <(daemon pcap pcap "$BIG")
+  <(daemon_median pcap pcap "$BIG")
 read -r _ _ _ _ _ B_RSS _ _ _ _ _ < <(daemon base dpdk "$SMALL")
 LEGS=$((CALLS * 2))
 
@@ -148,6 +163,10 @@ row "callvaultd pcap (capture.files)" "$P_FRAMES" "$P_SEC" "$P_PPS" "$P_CAP" "$P
   "$P_CALLS" "$P_DROPS" "$P_RSS"
 row "callvaultd dpdk, 1 call (fixed)" - - - - - - - "$B_RSS"
 echo "startup (EAL, ports, pools, pipelines): dpdk ${D_START}s, dpdk 2 workers ${M_START}s, pcap ${P_START}s"
+if ((REPEAT > 1)); then
+  echo "medians of $REPEAT runs; tcpdump seconds: $(awk '{print $1}' "$WORK/tcpdump.runs" | paste -sd' ')"
+  echo "capture frames/s of every run: dpdk $(cat "$WORK/dpdk.runs"); dpdk 2 workers $(cat "$WORK/dpdk2.runs"); pcap $(cat "$WORK/pcap.runs")"
+fi
 echo
 awk -v d="$D_PPS" -v c="$D_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk) / tcpdump read floor: whole run %.1f %%, capture window %.1f %%\n", 100 * d / t, 100 * c / t}'
 awk -v d="$M_PPS" -v c="$M_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk, 2 workers) / tcpdump read floor: whole run %.1f %%, capture window %.1f %%\n", 100 * d / t, 100 * c / t}'
