@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -643,6 +644,35 @@ TEST_F(StoreTest, FlushBehindSealsInOrderAndKeepsAnEndedCallsKey) {
   EXPECT_TRUE(v->ok()) << v->ToStatus();
   EXPECT_EQ(v->calls, 7u);
   EXPECT_EQ(v->blocks, 3u + 6u * 3u);
+}
+
+// A seal that fails on the sealer thread (here: its segment's directory vanished, so
+// the rename fails) fails the writer at once: the next pushes are refused and counted,
+// not written into segments that would never seal; FlushBehind and Sync return the error.
+TEST_F(StoreTest, BackgroundSealFailureRefusesAndCountsWhatFollows) {
+  std::mt19937_64 rng(31);
+  StoreWriter* w = store_->writer();
+  CallRecord r = testing::RandomRecord(rng, kT0);
+  w->OnCallStarted(r);
+  ASSERT_TRUE(w->Push(testing::RandomBlock(rng, r.call_id, StreamKind::kRtp, 0, 0, r.start_ns, 500)));
+  std::filesystem::remove_all(opts_.config.path + "/segments/" + DayString(DayOf(r.start_ns)));
+  ASSERT_TRUE(w->FlushBehind().ok());  // handed over; the rename will fail
+  uint32_t seq = 1, refused = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (refused == 0 && std::chrono::steady_clock::now() < deadline) {
+    if (!w->Push(testing::RandomBlock(rng, r.call_id, StreamKind::kRtp, 0, seq++, r.start_ns, 500))) {
+      ++refused;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ASSERT_EQ(refused, 1u) << "the writer went on accepting blocks after its seal failed";
+  EXPECT_FALSE(w->Push(testing::RandomBlock(rng, r.call_id, StreamKind::kRtp, 0, seq++, r.start_ns, 500)));
+  EXPECT_EQ(w->blocks_dropped(), 2u);
+  EXPECT_FALSE(w->status().ok());
+  EXPECT_NE(std::string(w->status().message()).find("rename"), std::string::npos) << w->status();
+  EXPECT_FALSE(w->FlushBehind().ok());
+  EXPECT_FALSE(w->Sync().ok());
 }
 
 TEST_F(StoreTest, SegmentRollsAtSegmentBytes) {

@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <map>
@@ -103,6 +104,9 @@ class WriterImpl final : public StoreWriter {
   void OnCallEnded(const CallRecord& r) override { Record(r, true); }
 
   bool Push(PlainBlock&& b) override {
+    // A seal that failed in the background makes the writer fail now, so what follows is
+    // counted as dropped instead of being written into segments that will never seal.
+    if (seal_failed_.load(std::memory_order_relaxed) && status_.ok()) (void)WaitSealed();
     if (!status_.ok()) {
       ++dropped_;
       return false;
@@ -401,6 +405,7 @@ class WriterImpl final : public StoreWriter {
       absl::Status s = Seal(job);
       lock.lock();
       if (seal_result_.ok()) seal_result_ = s;
+      if (!s.ok()) seal_failed_.store(true, std::memory_order_relaxed);
       sealing_ = false;
       seal_cv_.notify_all();
     }
@@ -461,6 +466,7 @@ class WriterImpl final : public StoreWriter {
   bool sealing_ = false;      // a job handed over and not yet finished
   bool sealer_stop_ = false;
   absl::Status seal_result_;  // first sealer error
+  std::atomic<bool> seal_failed_{false};  // seal_result_ is an error (cheap check in Push)
 };
 
 }  // namespace
