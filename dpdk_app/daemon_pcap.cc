@@ -99,28 +99,17 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
   absl::Status writer_result;  // guarded by writer_mu
   std::thread writer_thread([&] {
     pthread_setname_np(pthread_self(), "cv-writer");
-    const auto flush_every = std::chrono::milliseconds(options.flush_every_ms);
-    auto next_flush = Clock::now() + flush_every;
-    for (;;) {
-      const size_t handled = ring->Drain(&sink, 256);
-      const auto now = Clock::now();
-      if (now >= next_flush && !writer_failed.load(std::memory_order_relaxed)) {
-        next_flush = now + flush_every;
-        absl::Status f = writer->FlushBehind();
-        if (!f.ok()) {
-          std::lock_guard<std::mutex> lock(writer_mu);
-          writer_result = Annotate(f, "store flush");
-          writer_failed.store(true, std::memory_order_release);
-        }
-      }
-      if (handled > 0) continue;
-      if (capture_done.load(std::memory_order_acquire)) {
-        while (ring->Drain(&sink, 1024) > 0) {
-        }
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
+    RingSink* rings[] = {ring.get()};
+    DrainUntilDone(rings, &sink, options.flush_every_ms,
+                   [&] {
+                     if (writer_failed.load(std::memory_order_relaxed)) return;
+                     absl::Status f = writer->FlushBehind();
+                     if (f.ok()) return;
+                     std::lock_guard<std::mutex> lock(writer_mu);
+                     writer_result = Annotate(f, "store flush");
+                     writer_failed.store(true, std::memory_order_release);
+                   },
+                   [&] { return capture_done.load(std::memory_order_acquire); });
   });
 
   std::array<Frame, kBurstSize> burst;

@@ -394,33 +394,17 @@ int DpdkEngine::WorkerMain(void* arg) {
 }
 
 void DpdkEngine::WriterMain() {
-  auto next_tick = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(options_.writer_tick_ms);
-  auto tick = [&] {
-    if (!options_.writer_tick) return;
-    auto now = std::chrono::steady_clock::now();
-    if (now < next_tick) return;
-    next_tick = now + std::chrono::milliseconds(options_.writer_tick_ms);
-    options_.writer_tick();
-  };
-  for (;;) {
-    size_t handled = 0;
-    for (auto& w : workers_) handled += w->sink->Drain(downstream_, 256);
-    tick();
-    if (handled > 0) continue;
-    bool all_done = true;
-    for (auto& w : workers_) all_done = all_done && w->done.load(std::memory_order_acquire);
-    if (all_done || writer_stop_.load()) {
-      // Workers are finished: nothing more will be enqueued. Drain what is left.
-      for (auto& w : workers_) {
-        while (w->sink->Drain(downstream_, 1024) > 0) {
-        }
-      }
-      if (options_.writer_tick) options_.writer_tick();
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
-  }
+  std::vector<RingSink*> rings;
+  for (auto& w : workers_) rings.push_back(w->sink.get());
+  DrainUntilDone(rings, downstream_, static_cast<uint32_t>(options_.writer_tick_ms),
+                 options_.writer_tick, [this] {
+                   bool all_done = true;
+                   for (auto& w : workers_) {
+                     all_done = all_done && w->done.load(std::memory_order_acquire);
+                   }
+                   return all_done || writer_stop_.load();
+                 });
+  if (options_.writer_tick) options_.writer_tick();  // after the last drain
 }
 
 bool DpdkEngine::Done() const {

@@ -1,5 +1,6 @@
 #include "dpdk_app/ring_sink.h"
 
+#include <chrono>
 #include <thread>
 #include <utility>
 
@@ -169,6 +170,34 @@ void RingSink::FillCounters(RingCounters* out) const {
   out->enqueued = to_writer_->enqueued();
   out->full_drops = to_writer_->full_drops();
   out->in_use = to_writer_->count();
+}
+
+void DrainUntilDone(std::span<RingSink* const> rings, PipelineSink* downstream,
+                    uint32_t tick_ms, const std::function<void()>& tick,
+                    const std::function<bool()>& done) {
+  using Clock = std::chrono::steady_clock;
+  const auto period = std::chrono::milliseconds(tick_ms);
+  auto next_tick = Clock::now() + period;
+  for (;;) {
+    size_t handled = 0;
+    for (RingSink* r : rings) handled += r->Drain(downstream, 256);
+    if (tick) {
+      const auto now = Clock::now();
+      if (now >= next_tick) {
+        next_tick = now + period;
+        tick();
+      }
+    }
+    if (handled > 0) continue;
+    if (done()) {
+      for (RingSink* r : rings) {
+        while (r->Drain(downstream, 1024) > 0) {
+        }
+      }
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
 }
 
 }  // namespace callvault::dpdk

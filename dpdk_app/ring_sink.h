@@ -31,7 +31,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -119,6 +121,15 @@ class RingSink final : public PipelineSink {
   // Writer side (read by the worker).
   alignas(64) std::atomic<uint64_t> returned_bytes_{0};
 };
+
+// The writer thread's loop over the hand-offs of its producers (the DPDK engine's
+// workers, the libpcap daemon's capture thread): hands what waits to `downstream`, calls
+// `tick` about every `tick_ms` (may be empty), sleeps 100 us when nothing waited, and once
+// `done()` holds (every producer finished: nothing more will be enqueued) drains what is
+// left and returns. Thread: the writer thread only.
+void DrainUntilDone(std::span<RingSink* const> rings, PipelineSink* downstream,
+                    uint32_t tick_ms, const std::function<void()>& tick,
+                    const std::function<bool()>& done);
 
 }  // namespace callvault::dpdk
 
