@@ -123,7 +123,7 @@ class WriterImpl final : public StoreWriter {
       return false;
     }
     scratch_.clear();
-    SealBlock(b.info, b.payload, c->dek, scratch_);
+    block_sealer_.Seal(b.info, b.payload, c->dek, scratch_);
     absl::Status s = WriteAll(seg->fd, scratch_.data(), scratch_.size(), seg->tmp);
     if (!s.ok()) {
       status_ = s;
@@ -453,6 +453,7 @@ class WriterImpl final : public StoreWriter {
   std::unordered_map<uint64_t, Usage> usage_;                // by call id
   std::vector<uint64_t> retiring_;  // ended calls, forgotten once the seal in flight lands
   std::vector<uint8_t> scratch_;
+  BlockSealer block_sealer_;  // cipher and nonce pool of this writer
   uint64_t next_seg_ = 1;
   uint64_t last_seal_ns_ = 0;
   bool interval_mode_ = false;

@@ -29,13 +29,33 @@ std::string BlockName(const BlockInfo& i) {
                      i.leg, i.seq);
 }
 
-void SealBlock(const BlockInfo& info, std::span<const uint8_t> payload, const uint8_t* dek,
-               std::vector<uint8_t>& out) {
+BlockCipher PreferredBlockCipher() {
+  return crypto_aead_aes256gcm_is_available() != 0 ? BlockCipher::kAes256Gcm
+                                                   : BlockCipher::kXChaCha20Poly1305;
+}
+
+const char* BlockCipherName(BlockCipher c) {
+  return c == BlockCipher::kAes256Gcm ? "aes256gcm" : "xchacha20poly1305";
+}
+
+BlockSealer::BlockSealer(BlockCipher cipher) : cipher_(cipher), used_(sizeof pool_) {}
+
+void BlockSealer::Nonce(uint8_t* out, std::size_t n) {
+  if (sizeof pool_ - used_ < n) {
+    randombytes_buf(pool_, sizeof pool_);
+    used_ = 0;
+  }
+  std::memcpy(out, pool_ + used_, n);
+  used_ += n;
+}
+
+void BlockSealer::Seal(const BlockInfo& info, std::span<const uint8_t> payload,
+                       const uint8_t* dek, std::vector<uint8_t>& out) {
   std::size_t base = out.size();
   out.resize(base + SealedBlockSize(payload.size()));
   uint8_t* h = out.data() + base;
   std::memcpy(h, "CVBK", 4);
-  Put<uint16_t>(h + 4, kBlockFormatVersion);
+  Put<uint16_t>(h + 4, uint16_t(cipher_));
   Put<uint16_t>(h + 6, uint16_t(kBlockHeaderBytes));
   Put<uint64_t>(h + 8, info.call_id.value);
   Put<uint16_t>(h + 16, info.leg);
@@ -46,12 +66,24 @@ void SealBlock(const BlockInfo& info, std::span<const uint8_t> payload, const ui
   Put<uint64_t>(h + 32, info.last_ts_ns);
   Put<uint32_t>(h + 40, info.frames);
   Put<uint32_t>(h + 44, uint32_t(payload.size()));
-  randombytes_buf(h + 48, 24);
+  std::memset(h + 48, 0, 24);
   Put<uint64_t>(h + 72, 0);
   unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(h + kBlockHeaderBytes, &clen, payload.data(),
-                                             payload.size(), h, kBlockHeaderBytes, nullptr,
-                                             h + 48, dek);
+  if (cipher_ == BlockCipher::kAes256Gcm) {
+    Nonce(h + 48, crypto_aead_aes256gcm_NPUBBYTES);
+    crypto_aead_aes256gcm_encrypt(h + kBlockHeaderBytes, &clen, payload.data(), payload.size(),
+                                  h, kBlockHeaderBytes, nullptr, h + 48, dek);
+  } else {
+    Nonce(h + 48, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(h + kBlockHeaderBytes, &clen, payload.data(),
+                                               payload.size(), h, kBlockHeaderBytes, nullptr,
+                                               h + 48, dek);
+  }
+}
+
+void SealBlock(const BlockInfo& info, std::span<const uint8_t> payload, const uint8_t* dek,
+               std::vector<uint8_t>& out) {
+  BlockSealer().Seal(info, payload, dek, out);
 }
 
 absl::StatusOr<BlockHeader> ParseBlockHeader(std::span<const uint8_t> b) {
@@ -93,13 +125,26 @@ absl::Status OpenBlock(std::span<const uint8_t> sealed, const uint8_t* dek, Plai
                                       BlockName(h.info), sealed.size(),
                                       SealedBlockSize(h.payload_len)));
   }
+  const bool aes = h.version == uint16_t(BlockCipher::kAes256Gcm);
+  if (aes && crypto_aead_aes256gcm_is_available() == 0) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{}: sealed with AES-256-GCM (block format 2), which needs a CPU with AES-NI and "
+        "PCLMUL; open this store on such a machine",
+        BlockName(h.info)));
+  }
   out->info = h.info;
   out->payload.resize(h.payload_len);
   unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          out->payload.data(), &mlen, nullptr, sealed.data() + kBlockHeaderBytes,
-          h.payload_len + kBlockTagBytes, sealed.data(), kBlockHeaderBytes,
-          sealed.data() + 48, dek) != 0) {
+  const uint8_t* c = sealed.data() + kBlockHeaderBytes;
+  const unsigned long long clen = h.payload_len + kBlockTagBytes;
+  const int rc =
+      aes ? crypto_aead_aes256gcm_decrypt(out->payload.data(), &mlen, nullptr, c, clen,
+                                          sealed.data(), kBlockHeaderBytes, sealed.data() + 48,
+                                          dek)
+          : crypto_aead_xchacha20poly1305_ietf_decrypt(out->payload.data(), &mlen, nullptr, c,
+                                                       clen, sealed.data(), kBlockHeaderBytes,
+                                                       sealed.data() + 48, dek);
+  if (rc != 0) {
     out->payload.clear();
     return IntegrityError(
         fmt::format("{}: block failed authentication (tampered or corrupt)", BlockName(h.info)));

@@ -2,7 +2,9 @@
 
 #include <sodium.h>
 
+#include <cstring>
 #include <random>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -11,11 +13,19 @@
 namespace callvault {
 namespace {
 
-class BlockCodecTest : public ::testing::Test {
+// Every case runs for both block formats (1: XChaCha20-Poly1305, 2: AES-256-GCM).
+class BlockCodecTest : public ::testing::TestWithParam<BlockCipher> {
  protected:
   void SetUp() override {
     ASSERT_GE(sodium_init(), 0);
+    if (GetParam() == BlockCipher::kAes256Gcm && crypto_aead_aes256gcm_is_available() == 0) {
+      GTEST_SKIP() << "this CPU has no AES-NI/PCLMUL: block format 2 cannot be tested here";
+    }
     randombytes_buf(dek_, sizeof dek_);
+  }
+  void SealBlock(const BlockInfo& info, std::span<const uint8_t> payload, const uint8_t* dek,
+                 std::vector<uint8_t>& out) {
+    sealer_.Seal(info, payload, dek, out);
   }
   BlockInfo Info() {
     BlockInfo i;
@@ -30,9 +40,10 @@ class BlockCodecTest : public ::testing::Test {
     return i;
   }
   uint8_t dek_[32];
+  BlockSealer sealer_{GetParam()};
 };
 
-TEST_F(BlockCodecTest, RoundTripRandomSizes) {
+TEST_P(BlockCodecTest, RoundTripRandomSizes) {
   std::mt19937_64 rng(7);
   for (std::size_t n : {0u, 1u, 15u, 16u, 17u, 160u, 4096u, 65536u, 100000u}) {
     std::vector<uint8_t> payload(n);
@@ -53,7 +64,7 @@ TEST_F(BlockCodecTest, RoundTripRandomSizes) {
   }
 }
 
-TEST_F(BlockCodecTest, PayloadNotInCiphertext) {
+TEST_P(BlockCodecTest, PayloadNotInCiphertext) {
   std::vector<uint8_t> payload(1000, 'A');
   std::vector<uint8_t> sealed;
   SealBlock(Info(), payload, dek_, sealed);
@@ -61,7 +72,7 @@ TEST_F(BlockCodecTest, PayloadNotInCiphertext) {
   EXPECT_EQ(s.find(std::string(16, 'A')), std::string::npos);
 }
 
-TEST_F(BlockCodecTest, EveryFlippedByteIsDetected) {
+TEST_P(BlockCodecTest, EveryFlippedByteIsDetected) {
   std::vector<uint8_t> payload = {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'};
   std::vector<uint8_t> sealed;
   SealBlock(Info(), payload, dek_, sealed);
@@ -80,7 +91,7 @@ TEST_F(BlockCodecTest, EveryFlippedByteIsDetected) {
   }
 }
 
-TEST_F(BlockCodecTest, ErrorNamesCallAndBlock) {
+TEST_P(BlockCodecTest, ErrorNamesCallAndBlock) {
   std::vector<uint8_t> sealed;
   SealBlock(Info(), std::vector<uint8_t>(50, 1), dek_, sealed);
   sealed[kBlockHeaderBytes + 3] ^= 1;
@@ -92,7 +103,7 @@ TEST_F(BlockCodecTest, ErrorNamesCallAndBlock) {
       << s;
 }
 
-TEST_F(BlockCodecTest, TruncationAndWrongKeyRejected) {
+TEST_P(BlockCodecTest, TruncationAndWrongKeyRejected) {
   std::vector<uint8_t> sealed;
   SealBlock(Info(), std::vector<uint8_t>(300, 9), dek_, sealed);
   for (std::size_t n = 0; n < sealed.size(); ++n) {
@@ -105,14 +116,61 @@ TEST_F(BlockCodecTest, TruncationAndWrongKeyRejected) {
   EXPECT_EQ(OpenBlock(sealed, other, &out).code(), absl::StatusCode::kDataLoss);
 }
 
-TEST_F(BlockCodecTest, NewerVersionRefused) {
+TEST_P(BlockCodecTest, NewerVersionRefused) {
   std::vector<uint8_t> sealed;
   SealBlock(Info(), std::vector<uint8_t>(10, 1), dek_, sealed);
-  sealed[4] = kBlockFormatVersion + 1;
+  sealed[4] = uint8_t(kBlockFormatVersion + 1);
   auto h = ParseBlockHeader(sealed);
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(std::string(h.status().message()).find("newer"), std::string::npos);
+}
+
+TEST_P(BlockCodecTest, WrittenWithItsVersionAndAFreshNonce) {
+  std::vector<uint8_t> a, b;
+  SealBlock(Info(), std::vector<uint8_t>(10, 1), dek_, a);
+  SealBlock(Info(), std::vector<uint8_t>(10, 1), dek_, b);
+  auto h = ParseBlockHeader(a);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->version, uint16_t(GetParam()));
+  EXPECT_NE(std::memcmp(a.data() + 48, b.data() + 48, 24), 0);  // same input, new nonce
+  EXPECT_NE(a, b);
+}
+
+TEST_P(BlockCodecTest, RelabelledToTheOtherCipherFailsAuthentication) {
+  if (crypto_aead_aes256gcm_is_available() == 0) GTEST_SKIP() << "needs AES-NI";
+  std::vector<uint8_t> sealed;
+  SealBlock(Info(), std::vector<uint8_t>(100, 7), dek_, sealed);
+  sealed[4] = GetParam() == BlockCipher::kAes256Gcm ? 1 : 2;
+  PlainBlock out;
+  EXPECT_EQ(OpenBlock(sealed, dek_, &out).code(), absl::StatusCode::kDataLoss);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ciphers, BlockCodecTest,
+                         ::testing::Values(BlockCipher::kXChaCha20Poly1305,
+                                           BlockCipher::kAes256Gcm),
+                         [](const auto& info) { return std::string(BlockCipherName(info.param)); });
+
+// A block of format 1 as written by earlier builds (key 00..1f, nonce a0..b7, payload
+// "hello world"): stores written then must stay readable.
+TEST(BlockCodecCompat, Version1BlockFromEarlierBuildsOpens) {
+  ASSERT_GE(sodium_init(), 0);
+  const std::string hex =
+      "4356424b01005000efcdab8967452301030001012a00000000002a36fe9c971700f22f60ff9c9717fa00"
+      "00000b000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b700000000000000002d8966"
+      "71d87dd3c3130349fb5b194e5720306f05e0248ab7606e30";
+  std::vector<uint8_t> sealed(hex.size() / 2);
+  for (std::size_t i = 0; i < sealed.size(); ++i) {
+    sealed[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  uint8_t dek[32];
+  for (int i = 0; i < 32; ++i) dek[i] = uint8_t(i);
+  PlainBlock out;
+  ASSERT_TRUE(OpenBlock(sealed, dek, &out).ok());
+  EXPECT_EQ(std::string(out.payload.begin(), out.payload.end()), "hello world");
+  EXPECT_EQ(out.info.call_id.value, 0x0123456789abcdefull);
+  EXPECT_EQ(out.info.seq, 42u);
+  EXPECT_EQ(out.info.frames, 250u);
 }
 
 }  // namespace
