@@ -3,7 +3,10 @@
 #include "storage/store.h"
 
 #include <rocksdb/db.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -673,6 +676,67 @@ TEST_F(StoreTest, BackgroundSealFailureRefusesAndCountsWhatFollows) {
   EXPECT_NE(std::string(w->status().message()).find("rename"), std::string::npos) << w->status();
   EXPECT_FALSE(w->FlushBehind().ok());
   EXPECT_FALSE(w->Sync().ok());
+}
+
+// Sealed blocks reach the segment file a megabyte at a time. Many megabytes of blocks
+// across those writes, sealed with some still pending, read back whole; and a write that
+// fails (here: the file size limit) fails the writer: the push is refused and counted,
+// the error names the segment write, and the unsealed data never reaches the index.
+TEST_F(StoreTest, CoalescedSegmentWritesReadBackAndFailLoudly) {
+  std::mt19937_64 rng(47);
+  StoreWriter* w = store_->writer();
+  CallRecord r = testing::RandomRecord(rng, kT0);
+  w->OnCallStarted(r);
+  std::vector<PlainBlock> kept;
+  for (uint32_t seq = 0; seq < 200; ++seq) {  // ~3.2 MB: several coalesced writes
+    kept.push_back(testing::RandomBlock(rng, r.call_id, StreamKind::kRtp, 0, seq, r.start_ns, 16000));
+    PlainBlock copy = kept.back();
+    ASSERT_TRUE(w->Push(std::move(copy)));
+  }
+  ASSERT_TRUE(w->Sync().ok());
+  auto got = store_->GetCall(r.call_id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  size_t n = 0;
+  ASSERT_TRUE(store_->ReadBlocks(r.call_id, {}, [&](const PlainBlock& b) {
+    EXPECT_LT(n, kept.size());
+    if (n < kept.size()) {
+      EXPECT_EQ(b.payload, kept[n].payload) << n;
+    }
+    ++n;
+    return true;
+  }).ok());
+  EXPECT_EQ(n, kept.size());
+
+  // Now the file size limit: the next segment cannot grow past 1.5 MB.
+  ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  struct rlimit lim = old;
+  lim.rlim_cur = 1536u << 10;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &lim), 0);
+  CallRecord r2 = testing::RandomRecord(rng, kT0 + 1);
+  w->OnCallStarted(r2);
+  uint32_t accepted = 0;
+  bool refused = false;
+  for (uint32_t seq = 0; seq < 400 && !refused; ++seq) {
+    if (w->Push(testing::RandomBlock(rng, r2.call_id, StreamKind::kRtp, 0, seq, r2.start_ns, 16000))) {
+      ++accepted;
+    } else {
+      refused = true;
+    }
+  }
+  absl::Status sync = w->Sync();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  ::signal(SIGXFSZ, SIG_DFL);
+  EXPECT_TRUE(refused) << "a failed segment write went unnoticed";
+  EXPECT_GT(accepted, 60u);  // the first megabyte was written
+  EXPECT_EQ(w->blocks_dropped(), 1u);
+  EXPECT_FALSE(sync.ok());
+  EXPECT_NE(std::string(w->status().message()).find("write segment"), std::string::npos)
+      << w->status();
+  size_t indexed = 0;
+  (void)store_->ReadBlocks(r2.call_id, {}, [&](const PlainBlock&) { return ++indexed, true; });
+  EXPECT_EQ(indexed, 0u);
 }
 
 TEST_F(StoreTest, SegmentRollsAtSegmentBytes) {
