@@ -30,7 +30,7 @@ Reassembler::Reassembler(uint32_t max_datagrams, uint64_t max_bytes, uint64_t ti
   if (chunks < 1) chunks = 1;
   if (chunks > (1u << 30)) chunks = 1u << 30;
   chunks_total_ = static_cast<uint32_t>(chunks);
-  chunk_mem_.resize(uint64_t(chunks_total_) * kChunkBytes);
+  chunk_mem_.reset(new uint8_t[uint64_t(chunks_total_) * kChunkBytes]);  // not zeroed
   free_chunks_.reserve(chunks_total_);
   for (uint32_t i = chunks_total_; i-- > 0;) free_chunks_.push_back(i);
   out_.resize(kMaxHeader + kMaxPayload);
@@ -294,7 +294,7 @@ DecodeDrop Reassembler::Add(const FragmentInput& in, std::span<const uint8_t>* o
     Release(s, DecodeDrop::kFragTableFull);
     return DecodeDrop::kFragTableFull;
   }
-  CopyIn(chunk_mem_.data(), sl.chunk, begin, in.data.data(), len);
+  CopyIn(chunk_mem_.get(), sl.chunk, begin, in.data.data(), len);
   if (begin == 0) {
     std::memcpy(sl.header, in.header.data(), unfrag);
     sl.header_len = static_cast<uint16_t>(unfrag);

@@ -154,7 +154,7 @@ class Reassembler {
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> free_chunks_;
   uint32_t chunks_total_ = 0;
-  std::vector<uint8_t> chunk_mem_;
+  std::unique_ptr<uint8_t[]> chunk_mem_;  // uninitialised: pages are touched as used
   std::vector<uint8_t> out_;        // rebuilt datagram
   std::vector<uint32_t> log_free_;  // frame-log chunks (evidence pool)
   std::unique_ptr<uint8_t[]> log_mem_;  // not zero-filled: pages cost only once used

@@ -1,11 +1,14 @@
 #include "appliance/media/endpoint_table.h"
 
+#include <new>
+
 namespace callvault::media {
 
 EndpointTable::EndpointTable(std::size_t max_entries) {
   std::size_t n = 16;
   while (n < max_entries * 2) n <<= 1;
-  slots_.resize(n);
+  slots_.reset(static_cast<Slot*>(std::calloc(n, sizeof(Slot))));
+  if (slots_ == nullptr) throw std::bad_alloc();
   mask_ = n - 1;
   max_live_ = max_entries;
 }

@@ -12,8 +12,10 @@
 #define CALLVAULT_APPLIANCE_MEDIA_ENDPOINT_TABLE_H_
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <memory>
+#include <type_traits>
 
 #include "appliance/common/net_types.h"
 
@@ -72,8 +74,14 @@ class EndpointTable {
     bool live = false;
   };
   static_assert(sizeof(Slot) == 32, "two slots per cache line");
+  // The array comes from calloc: all-zero bytes are an empty slot, and the kernel's zero
+  // pages stay untouched (not resident, not written at start-up) until an entry lands.
+  static_assert(std::is_trivially_copyable_v<Slot> && std::is_trivially_destructible_v<Slot>);
+  struct Free {
+    void operator()(Slot* p) const { std::free(p); }
+  };
 
-  std::vector<Slot> slots_;
+  std::unique_ptr<Slot[], Free> slots_;
   std::size_t mask_ = 0;
   std::size_t live_ = 0;
   std::size_t max_live_ = 0;
