@@ -192,13 +192,17 @@ void PrintSummary(const dpdk::DaemonState& state, const RunClock& clock, uint64_
     bytes += q.bytes;
   }
   for (const auto& [name, value] : dpdk::Drops(c)) dropped += value;
+  uint64_t handoff_peak = 0;  // sum over rings of their peaks (an upper bound of the total)
+  for (const auto& r : c.rings) handoff_peak += r.bytes_peak;
   std::fprintf(stderr,
                "callvaultd: summary frames=%llu bytes=%llu seconds=%.3f frames_per_s=%.0f "
-               "calls=%llu drops=%llu startup_s=%.3f capture_s=%.3f capture_frames_per_s=%.0f\n",
+               "calls=%llu drops=%llu startup_s=%.3f capture_s=%.3f capture_frames_per_s=%.0f "
+               "handoff_peak_bytes=%llu\n",
                static_cast<unsigned long long>(frames), static_cast<unsigned long long>(bytes),
                seconds, seconds > 0 ? double(frames) / seconds : 0.0,
                static_cast<unsigned long long>(calls), static_cast<unsigned long long>(dropped),
-               startup, capture, capture > 0 ? double(frames) / capture : 0.0);
+               startup, capture, capture > 0 ? double(frames) / capture : 0.0,
+               static_cast<unsigned long long>(handoff_peak));
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ Flat Flatten(const EngineCounters& c) {
     out.emplace_back(fmt::format("ring.{}.enqueued", r.name), r.enqueued);
     out.emplace_back(fmt::format("ring.{}.full_drops", r.name), r.full_drops);
     out.emplace_back(fmt::format("ring.{}.in_use", r.name), r.in_use);
+    out.emplace_back(fmt::format("ring.{}.bytes_peak", r.name), r.bytes_peak);
   }
   for (const auto& [name, v] : c.pipeline) out.emplace_back("pipeline." + name, v);
   out.emplace_back("engine.active_calls", c.active_calls);
@@ -174,6 +175,11 @@ std::string RenderPrometheus(const EngineCounters& c) {
   Header(&out, "callvault_ring_in_use", "gauge", "Entries waiting in the ring now.");
   for (const RingCounters& r : c.rings) {
     out += fmt::format("callvault_ring_in_use{{ring=\"{}\"}} {}\n", Esc(r.name), r.in_use);
+  }
+  Header(&out, "callvault_ring_bytes_peak", "gauge",
+         "Most block payload bytes ever in flight to the writer (bounded by dpdk.ring_bytes).");
+  for (const RingCounters& r : c.rings) {
+    out += fmt::format("callvault_ring_bytes_peak{{ring=\"{}\"}} {}\n", Esc(r.name), r.bytes_peak);
   }
   Header(&out, "callvault_pipeline_total", "counter",
          "Pipeline counters (decode, SIP, media, drops by reason), summed over workers.");

@@ -53,6 +53,7 @@ struct RingCounters {
   uint64_t enqueued = 0;
   uint64_t full_drops = 0; // ring_full:<name>: items the writer never saw
   uint64_t in_use = 0;     // entries waiting now
+  uint64_t bytes_peak = 0; // most block payload capacity ever in flight (<= ring_bytes)
 };
 
 struct EngineCounters {

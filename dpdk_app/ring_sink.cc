@@ -101,6 +101,10 @@ bool RingSink::Push(PlainBlock&& block) {
     return false;
   }
   sent_bytes_ += cap;
+  const uint64_t inflight = inflight_bytes();
+  if (inflight > bytes_peak_.load(std::memory_order_relaxed)) {
+    bytes_peak_.store(inflight, std::memory_order_relaxed);
+  }
   return true;
 }
 
@@ -170,6 +174,7 @@ void RingSink::FillCounters(RingCounters* out) const {
   out->enqueued = to_writer_->enqueued();
   out->full_drops = to_writer_->full_drops();
   out->in_use = to_writer_->count();
+  out->bytes_peak = bytes_peak_.load(std::memory_order_relaxed);
 }
 
 void DrainUntilDone(std::span<RingSink* const> rings, PipelineSink* downstream,

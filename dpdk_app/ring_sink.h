@@ -118,6 +118,7 @@ class RingSink final : public PipelineSink {
   uint64_t sent_bytes_ = 0;
   bool wait_when_full_ = false;
   size_t used_ = 0;
+  std::atomic<uint64_t> bytes_peak_{0};  // written by the worker, read by FillCounters
   // Writer side (read by the worker).
   alignas(64) std::atomic<uint64_t> returned_bytes_{0};
 };

@@ -214,6 +214,7 @@ TEST(DpdkEngine, RingSinkReturnsBuffersAndBoundsInFlightBytes) {
   RingCounters rc;
   r.FillCounters(&rc);
   EXPECT_EQ(rc.full_drops, 1u);
+  EXPECT_EQ(rc.bytes_peak, 3u * 4096) << "the high-water mark of bytes in flight";
 
   CountingSink down;  // like the store writer: reads the payload, leaves it in place
   EXPECT_EQ(r.Drain(&down, 100), 3u);
@@ -233,6 +234,8 @@ TEST(DpdkEngine, RingSinkReturnsBuffersAndBoundsInFlightBytes) {
   EXPECT_EQ(back, want) << "the writer's buffers, LIFO";
   EXPECT_EQ(r.messages_used(), 3u) << "a light load cycles through a few messages only";
   EXPECT_EQ(r.Drain(nullptr, 100), 3u);
+  r.FillCounters(&rc);
+  EXPECT_EQ(rc.bytes_peak, 3u * 4096) << "the peak stays after the writer drained";
 }
 
 // A worker replaying files stops reading while the hand-off is congested (engine.cc),
