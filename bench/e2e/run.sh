@@ -17,7 +17,7 @@
 # Env:   CV_E2E_DIR (default /tmp/cv_e2e: stores, configs, logs), CV_E2E_INPUT_DIR
 #        (default /dev/shm/cv_e2e: the generated captures, ~2.8 GB of RAM; kept between
 #        runs, delete it to free the memory), CV_E2E_CALLS (1000), CV_E2E_DURATION (60),
-#        CV_E2E_KEEP=1 keeps the stores, CV_E2E_LCORES2 (see above), CV_E2E_RING_BYTES
+#        CV_E2E_KEEP=1 keeps the stores (else each is removed after its run), CV_E2E_LCORES2 (see above), CV_E2E_RING_BYTES
 #        (dpdk.ring_bytes of every daemon run; default: the config default, 128 MiB),
 #        CV_E2E_REPEAT (default 1): run the tcpdump floor and each daemon this many times
 #        and report the median run (this VM's speed moves by +-25 % from run to run).
@@ -92,21 +92,29 @@ TOML
 }
 
 # daemon NAME SOURCE FILE [LCORES [FILE2]]
-#   -> "frames seconds pps calls drops rss_kib wall cpu startup_s capture_s capture_pps"
+#   -> "frames seconds pps calls drops rss_kib wall cpu startup_s capture_s capture_pps
+#       handoff_peak_bytes"
 daemon() {
   local cfg
   cfg=$(config "$@")
   /usr/bin/time -v -o "$WORK/$1.time" "$CVD" --config "$cfg" 2>"$WORK/$1.err" ||
     { echo "callvaultd ($1) failed: $(tail -3 "$WORK/$1.err")" >&2; exit 1; }
+  # Every run starts from the same state: the store just written (1.4 GB of page cache,
+  # which this VM's proactive reclaim then scans) is removed unless CV_E2E_KEEP=1, and
+  # the disk is synced. Left in place, earlier runs' stores slowed the later daemons
+  # (libpcap 1.7-2.2 M frames/s after the DPDK runs, 2.8 M alone).
+  [[ ${CV_E2E_KEEP:-0} == 1 ]] || rm -rf "$WORK/$1.store"
+  sync
   local s rss wall cpu
   s=$(grep 'summary' "$WORK/$1.err" | tail -1)
   rss=$(awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}' "$WORK/$1.time")
   wall=$(awk '/Elapsed \(wall/ {print $NF}' "$WORK/$1.time")
   cpu=$(awk -F: '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$WORK/$1.time")
   local f='.* frames=([0-9]+) .* seconds=([0-9.]+) frames_per_s=([0-9]+) calls=([0-9]+) drops=([0-9]+)'
-  f="$f"' startup_s=([0-9.]+) capture_s=([0-9.]+) capture_frames_per_s=([0-9]+).*'
-  read -r a b c d e g h i < <(sed -E "s/$f/\1 \2 \3 \4 \5 \6 \7 \8/" <<<"$s")
-  echo "$a $b $c $d $e $rss $wall $cpu $g $h $i"
+  f="$f"' startup_s=([0-9.]+) capture_s=([0-9.]+) capture_frames_per_s=([0-9]+)'
+  f="$f"' handoff_peak_bytes=([0-9]+).*'
+  read -r a b c d e g h i j < <(sed -E "s/$f/\1 \2 \3 \4 \5 \6 \7 \8 \9/" <<<"$s")
+  echo "$a $b $c $d $e $rss $wall $cpu $g $h $i $j"
 }
 
 # daemon_median NAME ...: `daemon` REPEAT times; prints the run with the median capture
@@ -134,13 +142,13 @@ READ_LINE=$(grep -E 'frames' "$WORK/read.out" | tail -1)
   --vdev "net_pcap0,rx_pcap=$Q0,rx_pcap=$Q1" >"$WORK/read2.out" 2>&1 || true
 READ2_LINE=$(grep -E 'frames' "$WORK/read2.out" | tail -1)
 
-read -r D_FRAMES D_SEC D_PPS D_CALLS D_DROPS D_RSS D_WALL D_CPU D_START D_CAP D_CPPS < \
+read -r D_FRAMES D_SEC D_PPS D_CALLS D_DROPS D_RSS D_WALL D_CPU D_START D_CAP D_CPPS D_HAND < \
   <(daemon_median dpdk dpdk "$BIG")
-read -r M_FRAMES M_SEC M_PPS M_CALLS M_DROPS M_RSS M_WALL M_CPU M_START M_CAP M_CPPS < \
+read -r M_FRAMES M_SEC M_PPS M_CALLS M_DROPS M_RSS M_WALL M_CPU M_START M_CAP M_CPPS _ < \
   <(daemon_median dpdk2 dpdk "$Q0" "$LCORES2" "$Q1")
-read -r P_FRAMES P_SEC P_PPS P_CALLS P_DROPS P_RSS P_WALL P_CPU P_START P_CAP P_CPPS < \
+read -r P_FRAMES P_SEC P_PPS P_CALLS P_DROPS P_RSS P_WALL P_CPU P_START P_CAP P_CPPS _ < \
   <(daemon_median pcap pcap "$BIG")
-read -r _ _ _ _ _ B_RSS _ _ _ _ _ < <(daemon base dpdk "$SMALL")
+read -r _ _ _ _ _ B_RSS _ _ _ _ _ _ < <(daemon base dpdk "$SMALL")
 LEGS=$((CALLS * 2))
 
 TD_PPS=$(awk -v f="$FRAMES" -v t="$TD_WALL" 'BEGIN {printf "%.0f", f / t}')
@@ -172,6 +180,12 @@ awk -v d="$D_PPS" -v c="$D_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk
 awk -v d="$M_PPS" -v c="$M_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk, 2 workers) / tcpdump read floor: whole run %.1f %%, capture window %.1f %%\n", 100 * d / t, 100 * c / t}'
 awk -v p="$D_RSS" -v b="$B_RSS" -v l="$LEGS" \
   'BEGIN {printf "RSS per active leg: (%d - %d) KiB / %d legs = %.1f KiB\n", p, b, l, (p - b) / l}'
+# The hand-off to the writer is a fixed pool (dpdk.ring_bytes); how much of it a run fills
+# depends on how far the writer fell behind (disk stalls), not on the calls. Its peak is
+# printed by callvaultd and taken out here: a lower bound of the pool's share, since its
+# buffers stay in the media pools once allocated.
+awk -v p="$D_RSS" -v b="$B_RSS" -v l="$LEGS" -v h="$D_HAND" \
+  'BEGIN {printf "RSS per active leg without the hand-off peak (%.1f MiB): %.1f KiB\n", h / 1048576, (p - b - h / 1024) / l}'
 echo "tcpdump CPU: user ${TD_U}s sys ${TD_S}s; callvaultd wall incl. start/seal: dpdk ${D_WALL}, dpdk 2 workers ${M_WALL}, pcap ${P_WALL}"
 echo "callvaultd CPU (user+sys): dpdk ${D_CPU}s, dpdk 2 workers ${M_CPU}s, pcap ${P_CPU}s"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
