@@ -31,6 +31,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -311,14 +312,25 @@ int main(int argc, char** argv) {
   absl::Status result;
   RunClock clock;            // the summary line's clocks
   uint64_t calls_ended = 0;  // calls handed to the store
+  std::mutex store_mu;
+  absl::Status store_error;  // the DPDK writer thread's first flush error (store_mu)
   if (config.capture.source == "dpdk") {
     StorePipelineSink store_sink(writer, &disk);  // used on the engine's writer thread only
     dpdk::RunHooks hooks;
     hooks.program = argc > 0 ? argv[0] : "callvaultd";
     hooks.writer_tick_ms = std::min<uint32_t>(config.store.block_ms, 1000);
-    hooks.writer_tick = [writer, &state] {
+    // A failed store writer refuses every block from then on (its error is sticky), so
+    // the capture stops with the error, as the libpcap path does: exit non-zero and let
+    // systemd restart the daemon with a fresh writer, instead of running on and dropping
+    // every call.
+    hooks.writer_tick = [writer, &state, &store_mu, &store_error] {
       absl::Status s = writer->FlushBehind();
-      if (!s.ok()) state.AddAlarm(fmt::format("store: {}", std::string(s.message())));
+      if (s.ok()) return;
+      std::lock_guard<std::mutex> lock(store_mu);
+      if (!store_error.ok()) return;
+      store_error = Annotate(s, "store flush");
+      state.AddAlarm(fmt::format("store: {}", std::string(s.message())));
+      dpdk::RequestStop();
     };
     hooks.on_tick = [&](const dpdk::DpdkEngine& engine) {
       state.Publish(engine.Counters());
@@ -340,6 +352,8 @@ int main(int argc, char** argv) {
     hooks.on_started = [&clock] { clock.Started(); };
     result = dpdk::RunDpdkCapture(config, factory, &store_sink, hooks);
     state.SetRunning(false);
+    std::lock_guard<std::mutex> lock(store_mu);
+    if (result.ok() && !store_error.ok()) result = store_error;
     calls_ended = store_sink.calls_ended();
   } else {
     dpdk::PcapDaemonOptions po;

@@ -23,7 +23,12 @@ Needs root (the socket group is "root"; the DPDK run needs EAL). Checks:
   - a second daemon on the same socket/store is refused with one line;
   - sd_notify under the DPDK engine (net_pcap vdev on a public capture, stop_at_eof off):
     READY=1 once capture runs, the last STATUS= says "capturing (dpdk)" with every frame of
-    the file, WATCHDOG=1 pings, STOPPING=1 once on SIGTERM, exit 0, the calls are stored.
+    the file, WATCHDOG=1 pings, STOPPING=1 once on SIGTERM, exit 0, the calls are stored;
+  - a store that cannot be written (its segment directories made immutable) under the
+    DPDK engine replaying a capture without end (net_pcap infinite_rx): the daemon stops
+    by itself (exit status neither 0 nor 2, so systemd restarts it) with one line naming
+    the failed store flush, instead of running
+    on and refusing every call; what was stored before still verifies.
 """
 import json
 import os
@@ -49,6 +54,7 @@ def main():
         bad_starts(c, s, callvaultd, data)
         online(c, s, callvaultd, callvault, callgen)
         dpdk_notify(c, s, callvaultd, callvault, data)
+        dpdk_store_fails(c, s, callvaultd, callvault, data)
     finally:
         s.cleanup()
     c.finish()
@@ -350,6 +356,42 @@ def dpdk_notify(c, s, callvaultd, callvault, data):
             d.kill()
             d.wait()
         print("     dpdk daemon stderr: " + open(errf).read().strip()[-600:], flush=True)
+
+
+def dpdk_store_fails(c, s, callvaultd, callvault, data):
+    store = s.path("dpdk_store")  # dpdk_notify's: it holds two calls
+    seg_dirs = [os.path.join(store, "segments")]
+    seg_dirs += [os.path.join(seg_dirs[0], d) for d in os.listdir(seg_dirs[0])]
+    p = du.run(["chattr", "+i"] + seg_dirs)
+    if p.returncode != 0:  # a file system without the immutable flag: cannot test here
+        print(f"SKIP dpdk store failure: chattr +i: {p.stderr.strip()}", flush=True)
+        return
+    try:
+        cap = os.path.join(data, "wswiki_sip-rtp-g711.pcap")
+        eal = du.dpdk_file_eal("cv_life_fail", [cap])
+        eal[-1] += ",infinite_rx=1"  # the capture replayed without end, like a live port
+        cfg = du.write_config(s.path("dpdk_fail.toml"), store=store, key=s.key,
+                              socket=s.path("fail_run", "control.sock"), source="dpdk",
+                              eal_args=eal, stop_at_eof=False)
+        started = time.time()
+        try:
+            p = du.run([callvaultd, "--config", cfg], timeout=120)
+        except subprocess.TimeoutExpired:
+            c.ok(False, "dpdk, store unwritable: the daemon still ran after 120 s")
+            return
+        took = time.time() - started
+        lines = [l for l in p.stderr.splitlines() if l.startswith("callvaultd: store flush")]
+        # Non-zero, and not 2 (a configuration error, which systemd does not restart).
+        c.ok(p.returncode not in (0, 2),
+             f"dpdk, store unwritable: exits {p.returncode} by itself (after {took:.1f} s)")
+        c.ok(len(lines) == 1 and "not permitted" in lines[0],
+             f"dpdk, store unwritable: one line names the failed store flush: {lines} "
+             f"(stderr tail {p.stderr.strip()[-400:]!r})")
+    finally:
+        du.run(["chattr", "-i"] + seg_dirs)
+    v = du.offline(callvault, store, s.key, "verify")
+    c.eq(v.returncode, 0, f"dpdk, store unwritable: what was stored before verifies: "
+         f"{v.stdout.strip()[-200:]} {v.stderr.strip()[-200:]}")
 
 
 def check_notify(c, running, stopping):
