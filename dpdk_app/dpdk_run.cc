@@ -1,6 +1,8 @@
 #include "dpdk_app/dpdk_run.h"
 
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <thread>
 
 #include "appliance/common/status.h"
@@ -32,6 +34,9 @@ absl::Status RunDpdkCapture(const Config& config, PipelineFactory factory,
     DpdkEngine engine(*ports, eo, std::move(factory), downstream);
     result = Annotate(engine.Start(), "dpdk");
     if (result.ok()) {
+      for (const std::string& w : engine.warnings()) {
+        std::fprintf(stderr, "callvaultd: warning: %s\n", w.c_str());
+      }
       if (hooks.on_started) hooks.on_started();
       // Telemetry is an aid, not a requirement (EAL may run with --no-telemetry).
       (void)RegisterTelemetry([&engine] { return engine.Counters(); });

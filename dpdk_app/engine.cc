@@ -84,6 +84,9 @@ absl::Status DpdkEngine::Start() {
     w->sink = std::move(*sink);
     workers_.push_back(std::move(w));
   }
+  std::vector<WorkerCpus> placement;
+  for (const auto& w : workers_) placement.push_back({w->lcore, rte_lcore_cpuset(w->lcore)});
+  warnings_ = SharedCpuWarnings(placement);
   for (size_t i = 0; i < queues.size(); ++i) {
     Worker& w = *workers_[i % nworkers];
     w.sources.push_back(

@@ -50,6 +50,7 @@
 #include "absl/status/statusor.h"
 #include "appliance/pipeline/pipeline.h"
 #include "dpdk_app/capture_order.h"
+#include "dpdk_app/cpu_placement.h"
 #include "dpdk_app/engine_counters.h"
 #include "dpdk_app/media_only.h"
 #include "dpdk_app/port.h"
@@ -102,6 +103,8 @@ class DpdkEngine {
 
   EngineCounters Counters() const;
   const std::vector<PortSetup>& ports() const { return ports_; }
+  // After Start(): placement problems to report (cpu_placement.h), one line each.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
   struct Worker;  // one per worker lcore (engine.cc)
 
@@ -121,7 +124,8 @@ class DpdkEngine {
   std::atomic<bool> writer_stop_{false};
   std::unique_ptr<CaptureClock> clock_;     // >= 2 workers replaying files, else null
   std::unique_ptr<MediaOnlyFilter> media_only_;  // with clock_
-  std::unique_ptr<SpinBarrier> barrier_;    // the finish steps
+  std::unique_ptr<SpinBarrier> barrier_;
+  std::vector<std::string> warnings_;    // the finish steps
   std::atomic<int> go_{0};                  // 1: all launched; -1: a launch failed
   std::atomic<uint64_t> newest_ts_{0};      // newest frame time of every worker, at stop
   bool started_ = false;
