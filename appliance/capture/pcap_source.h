@@ -4,7 +4,9 @@
 // nanosecond precision; timestamps are always delivered as ns (libpcap is opened with
 // nanosecond precision and scales microsecond files). Supported link types are those of
 // LinkType (Ethernet, Linux SLL/SLL2, raw IP, IPv4, IPv6, BSD null/loop); any other is an
-// error at open time.
+// error at open time. A file is opened by OpenPcapFile itself (fopen with a 1 MiB stdio
+// buffer, stream locking off: only the reading thread touches it) and handed to
+// libpcap, whose own fopen would read through one 4 KiB file system block at a time.
 // Live: promiscuous (configurable), snaplen, 64 MiB kernel buffer, 10 ms read timeout so
 // NextBurst() returns 0 when the link is idle; nanosecond timestamps when the kernel
 // offers them.
