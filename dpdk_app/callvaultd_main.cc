@@ -328,7 +328,7 @@ int main(int argc, char** argv) {
       if (s.ok()) return;
       std::lock_guard<std::mutex> lock(store_mu);
       if (!store_error.ok()) return;
-      store_error = Annotate(s, "store flush");
+      store_error = dpdk::StoreFlushFailed(s);
       state.AddAlarm(fmt::format("store: {}", std::string(s.message())));
       dpdk::RequestStop();
     };

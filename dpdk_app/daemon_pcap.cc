@@ -106,7 +106,7 @@ absl::Status RunPcapDaemon(const Config& config, const calls::AgentDirectoryHand
                      absl::Status f = writer->FlushBehind();
                      if (f.ok()) return;
                      std::lock_guard<std::mutex> lock(writer_mu);
-                     writer_result = Annotate(f, "store flush");
+                     writer_result = StoreFlushFailed(f);
                      writer_failed.store(true, std::memory_order_release);
                    },
                    [&] { return capture_done.load(std::memory_order_acquire); });

@@ -9,6 +9,11 @@
 
 namespace callvault::dpdk {
 
+absl::Status StoreFlushFailed(const absl::Status& writer_error) {
+  return absl::UnavailableError(
+      fmt::format("store flush: {}", std::string(writer_error.message())));
+}
+
 DaemonState::DaemonState(std::string source, std::string detail)
     : source_(std::move(source)), detail_(std::move(detail)) {}
 

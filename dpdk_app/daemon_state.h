@@ -60,6 +60,12 @@ class DaemonState {
   std::function<std::string()> extra_prometheus_;
 };
 
+// The error a capture stops with when its store writer failed (both capture paths):
+// "store flush: <the writer's error>" as Unavailable, whatever the writer's own code was
+// (an EINVAL would otherwise exit 2, which the systemd unit does not restart: a failed
+// writer is not a configuration error, a restart gets a fresh one).
+absl::Status StoreFlushFailed(const absl::Status& writer_error);
+
 }  // namespace callvault::dpdk
 
 #endif  // CALLVAULT_DPDK_APP_DAEMON_STATE_H_

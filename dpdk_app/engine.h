@@ -124,8 +124,8 @@ class DpdkEngine {
   std::atomic<bool> writer_stop_{false};
   std::unique_ptr<CaptureClock> clock_;     // >= 2 workers replaying files, else null
   std::unique_ptr<MediaOnlyFilter> media_only_;  // with clock_
-  std::unique_ptr<SpinBarrier> barrier_;
-  std::vector<std::string> warnings_;    // the finish steps
+  std::unique_ptr<SpinBarrier> barrier_;   // the finish steps
+  std::vector<std::string> warnings_;
   std::atomic<int> go_{0};                  // 1: all launched; -1: a launch failed
   std::atomic<uint64_t> newest_ts_{0};      // newest frame time of every worker, at stop
   bool started_ = false;
