@@ -708,7 +708,9 @@ TEST_F(StoreTest, CoalescedSegmentWritesReadBackAndFailLoudly) {
   EXPECT_EQ(n, kept.size());
 
   // Now the file size limit: the next segment cannot grow past 1.5 MB.
-  ::signal(SIGXFSZ, SIG_IGN);
+  struct sigaction ign{}, old_xfsz{};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGXFSZ, &ign, &old_xfsz), 0);
   struct rlimit old{};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
   struct rlimit lim = old;
@@ -727,7 +729,7 @@ TEST_F(StoreTest, CoalescedSegmentWritesReadBackAndFailLoudly) {
   }
   absl::Status sync = w->Sync();
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
-  ::signal(SIGXFSZ, SIG_DFL);
+  ::sigaction(SIGXFSZ, &old_xfsz, nullptr);
   EXPECT_TRUE(refused) << "a failed segment write went unnoticed";
   EXPECT_GT(accepted, 60u);  // the first megabyte was written
   EXPECT_EQ(w->blocks_dropped(), 1u);

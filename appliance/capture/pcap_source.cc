@@ -190,13 +190,15 @@ absl::StatusOr<std::unique_ptr<CaptureSource>> OpenPcapFile(const std::string& p
   // libpcap reads a file through stdio, whose buffer is one file system block (4 KiB):
   // one read() per ~18 frames, and system calls are what a replay spends most on in a
   // virtual machine. The file is opened here with a 1 MiB buffer instead.
-  std::unique_ptr<char[]> buffer;
+  std::unique_ptr<char[]> buffer(new char[kFileReadBuffer]);  // not zero-filled
   FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
     const int e = errno;
-    return ErrnoToStatus(e, fmt::format("open capture file {}", path));
+    std::string msg = fmt::format("open capture file {}: {}", path, std::strerror(e));
+    if (e == ENOENT) return absl::NotFoundError(msg);
+    if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
+    return absl::InvalidArgumentError(msg);  // a bad path (ENOTDIR, ELOOP, ...): usage
   }
-  buffer.reset(new char[kFileReadBuffer]);
   std::setvbuf(f, buffer.get(), _IOFBF, kFileReadBuffer);
   // Only the capture thread reads this stream: no stdio lock around each of libpcap's
   // two freads per frame.
