@@ -111,6 +111,11 @@ TEST(PcapSource, Errors) {
   EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
   EXPECT_NE(std::string(missing.status().message()).find("no_such_file.pcap"),
             std::string::npos);
+  // A path through a regular file (ENOTDIR) is a bad argument, like a file that is no
+  // capture: usage errors, not internal ones.
+  auto not_dir = OpenPcapFile(Data("SOURCES.md") + "/x.pcap");
+  ASSERT_FALSE(not_dir.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(not_dir.status())) << not_dir.status();
   auto not_pcap = OpenPcapFile(Data("SOURCES.md"));
   ASSERT_FALSE(not_pcap.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(not_pcap.status())) << not_pcap.status();
