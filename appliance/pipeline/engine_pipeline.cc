@@ -134,6 +134,12 @@ class EnginePipeline final : public Pipeline,
     // A replica is remembered as long as its owner keeps the call: its legs close
     // grace_ms after the ended publication and must still find their owner.
     remote_ = RemoteSessions(end_delay_ns_ + keep_after_emit_ns_);
+    // Worker 0 runs every dialog: the others hand it each SIP message they read, so
+    // B2BUA legs and a dialog's fragmented and unfragmented messages meet in one tracker
+    // whatever queue they came in on. Only when the bus is full is a message kept here.
+    if (bus_ != nullptr && worker_.index != 0) {
+      sip_.set_forward([this](const sip::TransportMessage& tm) { return ForwardSip(tm); });
+    }
   }
 
   void ProcessBurst(Burst frames) override {
@@ -248,10 +254,20 @@ class EnginePipeline final : public Pipeline,
                        bus_received_[k]);
     }
     out.emplace_back("bus.remote_sessions", remote_.size());
+    out.emplace_back("bus.sip_kept_local", sip_local_);
     return out;
   }
 
   uint64_t ActiveCalls() const override { return tracker_.calls(); }
+
+  void PollBus() override { DrainBus(); }
+
+  uint64_t PendingSignallingNs() override {
+    if (sip_pending_.empty()) return UINT64_MAX;
+    const uint64_t acked = bus_->SipAcked(worker_.index);
+    while (!sip_pending_.empty() && sip_pending_.front().first <= acked) sip_pending_.pop_front();
+    return sip_pending_.empty() ? UINT64_MAX : sip_pending_.front().second;
+  }
 
  private:
   // Media packets of a burst go to MediaEngine::OnBurst together (their cache misses
@@ -452,6 +468,40 @@ class EnginePipeline final : public Pipeline,
     if (a.emitted) sink_->OnCallUpdated(Merged(a));
   }
 
+  // Hands one SIP transport message, with copies of its evidence frames, to worker 0.
+  bool ForwardSip(const sip::TransportMessage& tm) {
+    BusSip s;
+    s.seq = sip_seq_ + 1;
+    std::size_t total = tm.bytes.size();
+    for (const Frame& f : tm.frames) total += f.caplen;
+    s.bytes.reserve(total);
+    s.bytes.assign(tm.bytes.begin(), tm.bytes.end());
+    s.message_len = uint32_t(tm.bytes.size());
+    s.frames.reserve(tm.frames.size());
+    for (const Frame& f : tm.frames) {
+      Frame c = f;
+      c.data = s.bytes.data() + s.bytes.size();  // no reallocation: reserved above
+      s.bytes.insert(s.bytes.end(), f.data, f.data + f.caplen);
+      s.frames.push_back(c);
+    }
+    s.transport = tm.transport;
+    s.src = tm.src;
+    s.dst = tm.dst;
+    s.first_ts_ns = tm.first_ts_ns;
+    s.last_ts_ns = tm.last_ts_ns;
+    s.segments = tm.segments;
+    BusMessage m;
+    m.body = std::move(s);
+    if (!bus_->Send(worker_.index, 0, std::move(m))) {
+      ++sip_local_;  // parsed here instead: the dialog may then be split, never lost
+      return false;
+    }
+    ++sip_seq_;
+    ++bus_sent_[std::size_t(BusKind::kSip)];
+    sip_pending_.emplace_back(sip_seq_, tm.last_ts_ns);
+    return true;
+  }
+
   bool SendBus(unsigned to, BusMessage&& m) {
     const BusKind kind = m.kind();
     if (!bus_->Send(worker_.index, to, std::move(m))) {
@@ -485,6 +535,20 @@ class EnginePipeline final : public Pipeline,
         drops_.Inc(PipelineDrop::kEventsRefused);
       }
       MergeLeg(it->second, m.from, l->leg, l->dtmf);
+    } else if (auto* s = std::get_if<BusSip>(&m.body)) {
+      sip::TransportMessage tm;
+      tm.bytes = std::span<const uint8_t>(s->bytes.data(), s->message_len);
+      tm.transport = s->transport;
+      tm.src = s->src;
+      tm.dst = s->dst;
+      tm.first_ts_ns = s->first_ts_ns;
+      tm.last_ts_ns = s->last_ts_ns;
+      tm.segments = s->segments;
+      tm.frames = s->frames;
+      sip_.ParseForwarded(tm, [this](const sip::Message& msg, const sip::TransportMessage& t) {
+        OnSipMessage(msg, t);
+      });
+      bus_->AckSip(m.from, s->seq);
     } else if (auto* a = std::get_if<BusActivity>(&m.body)) {
       for (const BusActivityEntry& e : a->entries) {
         auto it = calls_.find(e.call.value);
@@ -614,6 +678,9 @@ class EnginePipeline final : public Pipeline,
   uint64_t next_report_ns_ = 0;
   std::array<uint64_t, std::size_t(BusKind::kCount)> bus_sent_{};
   std::array<uint64_t, std::size_t(BusKind::kCount)> bus_received_{};
+  uint64_t sip_seq_ = 0;    // SIP messages handed to worker 0 (their sequence numbers)
+  uint64_t sip_local_ = 0;  // SIP messages kept here because the bus to worker 0 was full
+  std::deque<std::pair<uint64_t, uint64_t>> sip_pending_;  // (seq, capture time) unacked
   std::unordered_map<uint64_t, AssembledCall> calls_;
   std::deque<uint64_t> pending_ends_;                      // ended, record not yet emitted
   std::deque<std::pair<uint64_t, uint64_t>> forget_;       // (forget at ns, call id)

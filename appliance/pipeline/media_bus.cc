@@ -9,6 +9,7 @@ std::string_view BusKindName(BusKind k) {
     case BusKind::kSession: return "session";
     case BusKind::kLegReport: return "leg";
     case BusKind::kActivity: return "activity";
+    case BusKind::kSip: return "sip";
     case BusKind::kCount: break;
   }
   return "unknown";
@@ -21,6 +22,7 @@ MediaBus::MediaBus(unsigned workers, size_t capacity_per_queue)
   mask_ = cap - 1;
   queues_ = std::make_unique<Queue[]>(size_t(workers_) * workers_);
   dest_ = std::make_unique<Dest[]>(workers_);
+  acked_ = std::make_unique<Acked[]>(workers_);
   for (unsigned from = 0; from < workers_; ++from) {
     for (unsigned to = 0; to < workers_; ++to) {
       if (from != to) queue(from, to).slots = std::make_unique<Slot[]>(cap);

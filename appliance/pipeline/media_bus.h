@@ -21,6 +21,12 @@
 //   - BusActivity: from a non-owner to an owner, about once per second of capture time:
 //     the last packet time of each of the owner's sessions that got packets here since
 //     the previous report (calls/media_activity.h).
+//   - BusSip: a complete SIP transport message (its bytes and its evidence frames, copied
+//     by the sender) from any worker to worker 0, which runs every dialog: B2BUA legs
+//     and a dialog's fragmented and unfragmented messages meet in one tracker whatever
+//     queue they came in on. Worker 0 acknowledges each by its per-sender sequence number
+//     (AckSip/SipAcked) once processed, so a sender replaying files can hold its later
+//     frames until the dialog state they depend on exists (engine.cc, ordered loop).
 //
 // Drain(): the consumer's check is one relaxed load of its `posted` counter when nothing
 // is queued (what a worker pays per burst); producers bump that counter (release) after
@@ -44,6 +50,8 @@
 #include "appliance/calls/media_session.h"
 #include "appliance/common/block.h"
 #include "appliance/common/call_record.h"
+#include "appliance/common/frame.h"
+#include "appliance/sip/transport.h"
 
 namespace callvault {
 
@@ -68,12 +76,25 @@ struct BusActivity {
   std::vector<BusActivityEntry> entries;
 };
 
-enum class BusKind : uint8_t { kSession = 0, kLegReport = 1, kActivity = 2, kCount };
-std::string_view BusKindName(BusKind k);  // "session", "leg", "activity"
+struct BusSip {
+  uint64_t seq = 0;                // per sender, from 1 (acknowledged by the receiver)
+  std::vector<uint8_t> bytes;      // the message, then each evidence frame's bytes
+  uint32_t message_len = 0;        // the message: bytes[0, message_len)
+  std::vector<Frame> frames;       // evidence; data points into `bytes` (moves keep it)
+  sip::Transport transport = sip::Transport::kUdp;
+  Endpoint src;
+  Endpoint dst;
+  uint64_t first_ts_ns = 0;
+  uint64_t last_ts_ns = 0;
+  uint32_t segments = 1;
+};
+
+enum class BusKind : uint8_t { kSession = 0, kLegReport = 1, kActivity = 2, kSip = 3, kCount };
+std::string_view BusKindName(BusKind k);  // "session", "leg", "activity", "sip"
 
 struct BusMessage {
   unsigned from = 0;  // the sending worker
-  std::variant<BusSession, BusLegReport, BusActivity> body;
+  std::variant<BusSession, BusLegReport, BusActivity, BusSip> body;
   BusKind kind() const { return static_cast<BusKind>(body.index()); }
 };
 
@@ -92,6 +113,15 @@ class MediaBus {
 
   // Moves `msg` into queue (from, to); false when the queue is full (msg untouched).
   [[nodiscard]] bool Send(unsigned from, unsigned to, BusMessage&& msg);
+
+  // BusSip acknowledgements: the receiver stores the sequence number of the last message
+  // from `from` it has processed; the sender reads it. Any thread.
+  void AckSip(unsigned from, uint64_t seq) {
+    acked_[from].seq.store(seq, std::memory_order_release);
+  }
+  uint64_t SipAcked(unsigned from) const {
+    return acked_[from].seq.load(std::memory_order_acquire);
+  }
 
   // True when some message for `to` may be queued (one relaxed load).
   bool Pending(unsigned to) const {
@@ -136,12 +166,16 @@ class MediaBus {
     alignas(64) std::atomic<uint64_t> posted{0};  // messages sent to this worker (producers)
     alignas(64) uint64_t seen = 0;                // `posted` at the last drain (consumer)
   };
+  struct Acked {
+    alignas(64) std::atomic<uint64_t> seq{0};
+  };
   Queue& queue(unsigned from, unsigned to) { return queues_[size_t(from) * workers_ + to]; }
 
   unsigned workers_;
   size_t mask_;
   std::unique_ptr<Queue[]> queues_;  // workers x workers, the diagonal unused
   std::unique_ptr<Dest[]> dest_;
+  std::unique_ptr<Acked[]> acked_;  // by sender
 };
 
 // Which worker a pipeline is, and its bus (nullptr = the pipeline is alone: it owns every

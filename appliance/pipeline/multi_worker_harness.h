@@ -8,7 +8,9 @@
 // and its RTP flows often land on different workers. Frames the decoder holds (IP
 // fragments) or rebuilds go to worker 0: an RSS 2-tuple keeps fragments together.
 // SignallingApart() puts every SIP frame on worker 0 and all other traffic on the
-// last worker, so that every call's media is away from its SIP.
+// last worker, so that every call's media is away from its SIP. SIP read by workers
+// other than 0 is handed to worker 0 (pipeline.h), which the harness lets run it at
+// once, before the next frame.
 // Timers: before a frame of capture time t, every pipeline (workers and reference) is
 // advanced to t rounded down to 10 ms, so all of them run their timers at the same
 // moments (the pipeline's own 10 ms Advance() then never fires first).
@@ -216,18 +218,34 @@ class MultiWorker {
     return unsigned(workers_.size() - 1);
   }
 
+  // IP fragments (held, or completing a datagram) on the last worker, everything else on
+  // worker 0: as a NIC's RSS does when it hashes fragments by address pair only and
+  // unfragmented packets by ports too, so a large SIP message lands apart from its dialog.
+  unsigned FragmentsApart(const Frame& f) {
+    decode::DecodedPacket pkt;
+    const decode::DecodeDrop d = decoder_.Decode(f, &pkt);
+    if (d == decode::DecodeDrop::kHeld || (d == decode::DecodeDrop::kOk && pkt.reassembled)) {
+      return unsigned(workers_.size() - 1);
+    }
+    return 0;
+  }
+
   // The frame to the worker its flow hashes to (or to `worker`), and to the reference.
   void Feed(const Frame& f, int worker = -1) {
     const unsigned w = worker < 0 ? FlowWorker(f) : unsigned(worker);
     AdvanceAll(f.ts_ns);
     ++frames_per_worker[w];
     workers_[w]->ProcessBurst(Burst(&f, 1));
+    // SIP read by another worker goes to worker 0, which runs every dialog: before any
+    // later frame, as the engine's ordered loop holds them (PendingSignallingNs).
+    if (w != 0) workers_[0]->PollBus();
     reference_->ProcessBurst(Burst(&f, 1));
   }
   void AdvanceAll(uint64_t ts_ns) {
     const uint64_t tick = ts_ns / kTickNs * kTickNs;
     if (tick < next_tick_) return;
     for (auto& p : workers_) p->Advance(tick);
+    workers_[0]->PollBus();  // SIP the others' timers released (TCP), as above
     reference_->Advance(tick);
     next_tick_ = tick + kTickNs;
   }

@@ -12,9 +12,10 @@
 // Output goes to a PipelineSink (implemented by the store writer, or a ring in front of
 // it in the DPDK engine). Workers of one engine may share a MediaBus (media_bus.h) so that
 // a call's SIP and its RTP can arrive on different workers: each worker's pipeline stays
-// single-threaded; the bus is their only link, drained in ProcessBurst(), Advance() and
-// RunFinishStep(). A call's blocks may then come from several workers' sinks, in any
-// order; its records come from the worker that saw its SIP.
+// single-threaded; the bus is their only link, drained in ProcessBurst(), Advance(),
+// RunFinishStep() and PollBus(). Worker 0 runs every dialog (the others hand it their
+// SIP), so a call's records come from worker 0; its blocks may come from several
+// workers' sinks, in any order.
 #ifndef CALLVAULT_APPLIANCE_PIPELINE_PIPELINE_H_
 #define CALLVAULT_APPLIANCE_PIPELINE_PIPELINE_H_
 
@@ -62,6 +63,16 @@ class Pipeline {
   }
   virtual CounterSnapshot Counters() const = 0;
   virtual uint64_t ActiveCalls() const = 0;
+
+  // Several workers sharing a MediaBus: worker 0 runs every dialog, the others hand it
+  // their SIP (media_bus.h, BusSip). PollBus() handles what other workers sent to this
+  // one, nothing else (no frame, no timer): a worker that waits for others calls it so
+  // that they can go on. PendingSignallingNs() is the capture time of the oldest SIP
+  // message this worker handed over that worker 0 has not processed yet (UINT64_MAX:
+  // none): a worker replaying files processes none of its own frames after that time,
+  // and holds the other workers' frames there too, until it has (engine.cc).
+  virtual void PollBus() {}
+  virtual uint64_t PendingSignallingNs() { return UINT64_MAX; }
 };
 
 }  // namespace callvault

@@ -49,6 +49,7 @@ DropCounters<SipTransportDrop> SipExtractor::transport_drops() const {
 }
 
 void SipExtractor::Parse(const TransportMessage& tm, MessageFn fn) {
+  if (forward_ && forward_(tm)) return;
   ParseResult r = ParseMessage(tm.bytes, limits_, message_.get());
   if (!r.ok()) {
     parse_drops_.Inc(*r.drop);

@@ -22,6 +22,7 @@
 #define CALLVAULT_APPLIANCE_SIP_SIP_EXTRACTOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -63,6 +64,20 @@ class SipExtractor {
   // Runs TCP timers at capture time now_ns (cheap to call often: acts once per second).
   void Advance(uint64_t now_ns, MessageFn on_message);
 
+  // Signalling handed to another worker (several workers share a MediaBus: one of them
+  // runs every dialog). When set, every complete transport message (UDP datagram, also
+  // rebuilt from IP fragments; TCP/WebSocket message; SCTP user message) is first offered
+  // to `fn`; taken (true) means it is not parsed here, not counted as a message here and
+  // the caller's on_message is not called for it. Declined (false): parsed here as usual.
+  // Keep-alives never leave. `fn` runs inside OnPacket()/Advance().
+  using ForwardFn = std::function<bool(const TransportMessage&)>;
+  void set_forward(ForwardFn fn) { forward_ = std::move(fn); }
+  // The receiving side: parses a message another worker's extractor forwarded (its
+  // bytes and evidence frames valid during the call), counting it as if read here.
+  void ParseForwarded(const TransportMessage& tm, MessageFn on_message) {
+    Parse(tm, on_message);
+  }
+
   bool IsSipPort(uint16_t port) const;
 
   const DropCounters<SipDrop>& parse_drops() const { return parse_drops_; }
@@ -94,6 +109,7 @@ class SipExtractor {
 
   std::vector<uint16_t> ports_;
   bool detect_any_port_ = true;
+  ForwardFn forward_;
   Limits limits_;
   TcpReassembler tcp_;
   std::unique_ptr<Message> message_;  // ~6 KiB, reused for every message

@@ -68,7 +68,7 @@ std::string DataFile(const char* name) {
   return fmt::format("{}/{}", dir != nullptr ? dir : "tests/data", name);
 }
 
-enum class Route { kFlowHash, kSignallingApart };
+enum class Route { kFlowHash, kSignallingApart, kFragmentsApart };
 
 // Feeds every frame, finishes, and returns the differences of the workers from the
 // reference (Differences(): none expected unless a test says which).
@@ -79,8 +79,9 @@ std::vector<std::string> RunAndDiff(const std::vector<OwnedFrame>& frames, unsig
   EXPECT_TRUE(mw.status().ok()) << mw.status();
   if (!mw.status().ok()) return {"no pipelines"};
   for (const OwnedFrame& f : frames) {
-    mw.Feed(f.frame, int(route == Route::kFlowHash ? mw.FlowWorker(f.frame)
-                                                   : mw.SignallingApart(f.frame)));
+    mw.Feed(f.frame, int(route == Route::kFlowHash          ? mw.FlowWorker(f.frame)
+                         : route == Route::kSignallingApart ? mw.SignallingApart(f.frame)
+                                                            : mw.FragmentsApart(f.frame)));
   }
   mw.Finish();
   EXPECT_FALSE(mw.single.calls.empty());
@@ -127,6 +128,57 @@ TEST(MultiWorkerCapture, PublicCapturesMatchOneWorker) {
     auto frames = LoadCapture(DataFile(name));
     ASSERT_TRUE(frames.ok()) << frames.status();
     RunAndCompare(*frames, 2, Route::kSignallingApart);
+  }
+}
+
+// The INVITE of this capture is IP-fragmented. With its fragments on worker 1 and every
+// other frame of its dialog on worker 0 (RSS hashing fragments by address pair), worker 1
+// rebuilds the INVITE and hands it to worker 0, which runs the dialog: as one worker.
+TEST(MultiWorkerCapture, FragmentedSipOnAnotherWorkerJoinsItsDialog) {
+  auto frames = LoadCapture(DataFile("voipshark_SIP-SRTP-Normal_Call_two_parties.pcap"));
+  ASSERT_TRUE(frames.ok()) << frames.status();
+  RunAndCompare(*frames, 2, Route::kFragmentsApart);
+}
+
+// A call through a PBX (B2BUA): its two dialogs (caller-PBX, PBX-callee) hash to
+// different workers by flow. The worker that is not 0 hands its SIP to worker 0, which
+// runs every dialog, so the two are linked into one call as with one worker: the same
+// calls with the same SIP identity and outcome, and every SIP frame stored as evidence.
+// (Not compared: this capture's RTP and RTCP flows also hash apart, so its legs are
+// reported by both workers and combined — the documented RTCP limit, not signalling.)
+TEST(MultiWorkerCapture, PbxDialogsOnTwoWorkersAreOneCall) {
+  auto frames = LoadCapture(DataFile("voipshark_SIP-SRTP-Normal_Call_two_parties.pcap"));
+  ASSERT_TRUE(frames.ok()) << frames.status();
+  MultiWorker mw(TestConfig(), 2, 4096);
+  ASSERT_TRUE(mw.status().ok()) << mw.status();
+  for (const OwnedFrame& f : *frames) mw.Feed(f.frame, int(mw.FlowWorker(f.frame)));
+  mw.Finish();
+  EXPECT_GT(mw.Counter("bus.sent.sip"), 0u) << "the dialogs did not hash apart";
+  EXPECT_EQ(mw.Counter("bus.sent.sip"), mw.Counter("bus.received.sip"));
+  EXPECT_EQ(mw.Counter("bus.sip_kept_local"), 0u);
+  EXPECT_EQ(mw.Counter("sip.messages"), mw.ReferenceCounter("sip.messages"));
+  ASSERT_EQ(mw.multi.calls.size(), mw.single.calls.size());
+  for (const auto& [id, want] : mw.single.calls) {
+    auto it = mw.multi.calls.find(id);
+    ASSERT_NE(it, mw.multi.calls.end()) << "missing call " << pipeline_testing::Describe(want);
+    const CallRecord& got = it->second;
+    EXPECT_EQ(got.sip_call_ids, want.sip_call_ids);
+    EXPECT_EQ(got.state, want.state);
+    EXPECT_EQ(got.sip_code, want.sip_code);
+    EXPECT_EQ(got.start_ns, want.start_ns);
+    EXPECT_EQ(got.answer_ns, want.answer_ns);
+    EXPECT_EQ(got.end_ns, want.end_ns);
+    EXPECT_EQ(got.ani, want.ani);
+    EXPECT_EQ(got.dialled, want.dialled);
+    EXPECT_EQ(got.merged_into, want.merged_into);
+    EXPECT_EQ(got.legs.size(), want.legs.size());
+  }
+  EXPECT_EQ(mw.multi.ends, mw.single.ends);
+  for (const auto& [key, s] : mw.single.streams) {
+    if (std::get<1>(key) != int(StreamKind::kSignalling)) continue;
+    auto it = mw.multi.streams.find(key);
+    ASSERT_NE(it, mw.multi.streams.end());
+    EXPECT_EQ(RecordingSink::Content(it->second), RecordingSink::Content(s));
   }
 }
 
