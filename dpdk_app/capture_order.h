@@ -53,6 +53,16 @@
 // before next and LimitsFor loads next before sig_bound, so a reader never sees
 // sig_bound < next of one slot. Tested by CaptureOrder.* in dpdk_app/capture_order_test.cc.
 //
+// SIP handed over (several workers share a MediaBus, worker 0 runs every dialog: the
+// others hand it each SIP message they read, appliance/pipeline/pipeline.h): such a
+// message counts as an unprocessed signalling frame of the worker that read it, at its
+// capture time t_p, until worker 0 acknowledges it. That worker publishes next and
+// sig_bound lowered to t_p (sig_bound >= next still holds) and processes none of its own
+// frames after t_p meanwhile, so the order above holds for what worker 0 runs for it.
+// Progress: worker 0 runs handed-over messages without any gate (it drains the bus in
+// every wait: for an allowed frame, at the stop barriers), so the lowered values only
+// last until it does; the argument above then applies unchanged.
+//
 // Threads: slot `self` is written only by worker `self` (release, after the frames it
 // accounts for were processed), read by all (acquire). No lock, no allocation after
 // construction. Live ports are real time and never use it.

@@ -244,13 +244,23 @@ void DpdkEngine::RunOrdered(Worker& w, uint64_t* newest_ts) {
   uint64_t last_publish = last_advance;
   uint64_t my_next = CaptureClock::kNotRead;  // as published (stored on change)
   uint64_t my_sig = CaptureClock::kNotRead;
+  // SIP this worker handed to worker 0 (pipeline.h) counts as this worker's signalling
+  // until worker 0 has processed it: the time of the oldest such message, or kDone.
+  auto pending_sip = [&] {
+    const uint64_t p = w.pipeline != nullptr ? w.pipeline->PendingSignallingNs() : UINT64_MAX;
+    return p == UINT64_MAX ? CaptureClock::kDone : p;
+  };
   // Publishes `next` and the worker's sig_bound (the minimum over its sources), when
   // either changed. sig_bound is raised to next at least: a no-op with time-ordered
   // queues, and it keeps the no-deadlock argument when a queue is not (capture_order.h).
+  // Both are then lowered to the SIP handed over and not yet processed, which counts as
+  // an unprocessed signalling frame of this worker (capture_order.h, "SIP handed over").
   auto publish = [&](uint64_t next) {
     uint64_t sig = CaptureClock::kDone;
     for (const HeldBurst& o : held) sig = std::min(sig, o.SigBound());
-    sig = std::max(sig, next);
+    const uint64_t pending = pending_sip();
+    sig = std::min(std::max(sig, next), pending);
+    next = std::min(next, pending);
     if (next != my_next || sig != my_sig) clock.Publish(w.index, my_next = next, my_sig = sig);
   };
 
@@ -292,7 +302,8 @@ void DpdkEngine::RunOrdered(Worker& w, uint64_t* newest_ts) {
       // Within the worker, source s goes up to the next head of another source
       // (equal times: the lower source first); across workers, up to the clock's limit.
       const CaptureClock::Limits limits = clock.LimitsFor(w.index);
-      uint64_t own_limit = CaptureClock::kDone;
+      // Nor does this worker go past its own SIP that worker 0 has not run yet.
+      uint64_t own_limit = pending_sip();
       for (size_t i = 0; i < held.size(); ++i) {
         if (i == s || !held[i].has_head()) continue;
         const uint64_t hl = held[i].head() + (i > s ? 1 : 0);  // i > s: s wins the tie
@@ -324,7 +335,10 @@ void DpdkEngine::RunOrdered(Worker& w, uint64_t* newest_ts) {
         }
         publish(next);
       } else {
-        rte_pause();  // another worker holds earlier frames
+        // Another worker holds earlier frames (or worker 0 has not yet run SIP handed to
+        // it): take what the others sent meanwhile, which is what may let them go on.
+        if (w.pipeline != nullptr) w.pipeline->PollBus();
+        rte_pause();
       }
     }
     w.sink->Reclaim();
@@ -341,7 +355,12 @@ void DpdkEngine::RunOrdered(Worker& w, uint64_t* newest_ts) {
       w.Publish();
     }
   }
-  // Done (or stopped): never hold the others back again.
+  // Done (or stopped): never hold the others back again — once worker 0 has run the SIP
+  // this worker handed it (it drains the bus while it works and while it waits).
+  while (pending_sip() != CaptureClock::kDone) {
+    if (w.pipeline != nullptr) w.pipeline->PollBus();
+    rte_pause();
+  }
   clock.Publish(w.index, CaptureClock::kDone);
 }
 
@@ -369,7 +388,12 @@ int DpdkEngine::WorkerMain(void* arg) {
   // every worker before any starts the next (a dialog ended on one worker must reach
   // the legs on the others before they close; their leg reports must reach the owner
   // before its final records). One worker: the same steps without waiting.
-  auto relax = [] { rte_pause(); };
+  // While waiting at a barrier a worker still takes what the others send it: worker 0
+  // runs the SIP they hand over, which they may be waiting for (ordered loop).
+  auto relax = [&w] {
+    if (w.pipeline != nullptr) w.pipeline->PollBus();
+    rte_pause();
+  };
   if (together) {
     uint64_t seen = e.newest_ts_.load(std::memory_order_relaxed);
     while (newest_ts > seen &&
