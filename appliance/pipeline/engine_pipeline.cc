@@ -263,9 +263,7 @@ class EnginePipeline final : public Pipeline,
   void PollBus() override { DrainBus(); }
 
   uint64_t PendingSignallingNs() override {
-    if (sip_pending_.empty()) return UINT64_MAX;
-    const uint64_t acked = bus_->SipAcked(worker_.index);
-    while (!sip_pending_.empty() && sip_pending_.front().first <= acked) sip_pending_.pop_front();
+    TrimAckedSip();
     return sip_pending_.empty() ? UINT64_MAX : sip_pending_.front().second;
   }
 
@@ -498,8 +496,14 @@ class EnginePipeline final : public Pipeline,
     }
     ++sip_seq_;
     ++bus_sent_[std::size_t(BusKind::kSip)];
+    TrimAckedSip();  // live ports never ask PendingSignallingNs(): keep the list short
     sip_pending_.emplace_back(sip_seq_, tm.last_ts_ns);
     return true;
+  }
+  void TrimAckedSip() {
+    if (sip_pending_.empty()) return;
+    const uint64_t acked = bus_->SipAcked(worker_.index);
+    while (!sip_pending_.empty() && sip_pending_.front().first <= acked) sip_pending_.pop_front();
   }
 
   bool SendBus(unsigned to, BusMessage&& m) {
