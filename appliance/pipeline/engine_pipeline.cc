@@ -468,28 +468,8 @@ class EnginePipeline final : public Pipeline,
 
   // Hands one SIP transport message, with copies of its evidence frames, to worker 0.
   bool ForwardSip(const sip::TransportMessage& tm) {
-    BusSip s;
-    s.seq = sip_seq_ + 1;
-    std::size_t total = tm.bytes.size();
-    for (const Frame& f : tm.frames) total += f.caplen;
-    s.bytes.reserve(total);
-    s.bytes.assign(tm.bytes.begin(), tm.bytes.end());
-    s.message_len = uint32_t(tm.bytes.size());
-    s.frames.reserve(tm.frames.size());
-    for (const Frame& f : tm.frames) {
-      Frame c = f;
-      c.data = s.bytes.data() + s.bytes.size();  // no reallocation: reserved above
-      s.bytes.insert(s.bytes.end(), f.data, f.data + f.caplen);
-      s.frames.push_back(c);
-    }
-    s.transport = tm.transport;
-    s.src = tm.src;
-    s.dst = tm.dst;
-    s.first_ts_ns = tm.first_ts_ns;
-    s.last_ts_ns = tm.last_ts_ns;
-    s.segments = tm.segments;
     BusMessage m;
-    m.body = std::move(s);
+    m.body = BusSip::CopyOf(tm, sip_seq_ + 1);
     if (!bus_->Send(worker_.index, 0, std::move(m))) {
       ++sip_local_;  // parsed here instead: the dialog may then be split, never lost
       return false;
@@ -540,16 +520,7 @@ class EnginePipeline final : public Pipeline,
       }
       MergeLeg(it->second, m.from, l->leg, l->dtmf);
     } else if (auto* s = std::get_if<BusSip>(&m.body)) {
-      sip::TransportMessage tm;
-      tm.bytes = std::span<const uint8_t>(s->bytes.data(), s->message_len);
-      tm.transport = s->transport;
-      tm.src = s->src;
-      tm.dst = s->dst;
-      tm.first_ts_ns = s->first_ts_ns;
-      tm.last_ts_ns = s->last_ts_ns;
-      tm.segments = s->segments;
-      tm.frames = s->frames;
-      sip_.ParseForwarded(tm, [this](const sip::Message& msg, const sip::TransportMessage& t) {
+      sip_.ParseForwarded(s->View(), [this](const sip::Message& msg, const sip::TransportMessage& t) {
         OnSipMessage(msg, t);
       });
       bus_->AckSip(m.from, s->seq);

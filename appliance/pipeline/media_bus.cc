@@ -15,6 +15,43 @@ std::string_view BusKindName(BusKind k) {
   return "unknown";
 }
 
+BusSip BusSip::CopyOf(const sip::TransportMessage& tm, uint64_t seq) {
+  BusSip s;
+  s.seq = seq;
+  std::size_t total = tm.bytes.size();
+  for (const Frame& f : tm.frames) total += f.caplen;
+  s.bytes.reserve(total);
+  s.bytes.assign(tm.bytes.begin(), tm.bytes.end());
+  s.message_len = uint32_t(tm.bytes.size());
+  s.frames.reserve(tm.frames.size());
+  for (const Frame& f : tm.frames) {
+    Frame c = f;
+    c.data = s.bytes.data() + s.bytes.size();  // no reallocation: reserved above
+    s.bytes.insert(s.bytes.end(), f.data, f.data + f.caplen);
+    s.frames.push_back(c);
+  }
+  s.transport = tm.transport;
+  s.src = tm.src;
+  s.dst = tm.dst;
+  s.first_ts_ns = tm.first_ts_ns;
+  s.last_ts_ns = tm.last_ts_ns;
+  s.segments = tm.segments;
+  return s;
+}
+
+sip::TransportMessage BusSip::View() const {
+  sip::TransportMessage tm;
+  tm.bytes = std::span<const uint8_t>(bytes.data(), message_len);
+  tm.transport = transport;
+  tm.src = src;
+  tm.dst = dst;
+  tm.first_ts_ns = first_ts_ns;
+  tm.last_ts_ns = last_ts_ns;
+  tm.segments = segments;
+  tm.frames = frames;
+  return tm;
+}
+
 MediaBus::MediaBus(unsigned workers, size_t capacity_per_queue)
     : workers_(std::max(workers, 1u)) {
   size_t cap = 2;

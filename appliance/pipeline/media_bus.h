@@ -77,6 +77,12 @@ struct BusActivity {
 };
 
 struct BusSip {
+  // A copy of `tm`: its bytes, its evidence frames (pointing into the copy), its metadata.
+  static BusSip CopyOf(const sip::TransportMessage& tm, uint64_t seq);
+  // The message again, viewing this object's bytes (valid while it lives, unmoved or not:
+  // a move keeps the buffers).
+  sip::TransportMessage View() const;
+
   uint64_t seq = 0;                // per sender, from 1 (acknowledged by the receiver)
   std::vector<uint8_t> bytes;      // the message, then each evidence frame's bytes
   uint32_t message_len = 0;        // the message: bytes[0, message_len)

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -23,6 +25,59 @@ BusMessage Activity(uint64_t call, uint64_t ns) {
 
 uint64_t CallOf(const BusMessage& m) {
   return std::get<BusActivity>(m.body).entries.at(0).call.value;
+}
+
+// A SIP message handed over: its bytes and evidence frames are copied, survive the
+// sender's buffers and the moves through the bus, and come back as they were; worker 0's
+// acknowledgement is seen by the sender.
+TEST(MediaBus, SipMessageCopiedThroughTheBusAndAcknowledged) {
+  std::vector<uint8_t> frame_a(60, 0xa1), frame_b(40, 0xb2);
+  std::string text = "BYE sip:x@y SIP/2.0\r\n\r\n";
+  Frame frames[2];
+  frames[0].data = frame_a.data();
+  frames[0].caplen = frames[0].wirelen = 60;
+  frames[0].ts_ns = 100;
+  frames[1].data = frame_b.data();
+  frames[1].caplen = 40;
+  frames[1].wirelen = 1500;  // snapped
+  frames[1].ts_ns = 200;
+  frames[1].queue = 1;
+  sip::TransportMessage tm;
+  tm.bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  tm.transport = sip::Transport::kTcp;
+  tm.first_ts_ns = 100;
+  tm.last_ts_ns = 200;
+  tm.segments = 2;
+  tm.frames = frames;
+  MediaBus bus(2, 4);
+  BusMessage m;
+  m.body = BusSip::CopyOf(tm, 1);
+  ASSERT_TRUE(bus.Send(1, 0, std::move(m)));
+  std::fill(frame_a.begin(), frame_a.end(), 0);  // the sender's buffers are reused
+  std::fill(frame_b.begin(), frame_b.end(), 0);
+  text.assign(text.size(), 'x');
+  size_t got = 0;
+  bus.Drain(0, [&](BusMessage&& r) {
+    ++got;
+    ASSERT_EQ(r.kind(), BusKind::kSip);
+    const BusSip& s = std::get<BusSip>(r.body);
+    const sip::TransportMessage v = s.View();
+    EXPECT_EQ(std::string(v.bytes.begin(), v.bytes.end()), "BYE sip:x@y SIP/2.0\r\n\r\n");
+    EXPECT_EQ(v.transport, sip::Transport::kTcp);
+    EXPECT_EQ(v.segments, 2u);
+    EXPECT_EQ(v.last_ts_ns, 200u);
+    ASSERT_EQ(v.frames.size(), 2u);
+    EXPECT_EQ(std::vector<uint8_t>(v.frames[0].data, v.frames[0].data + 60),
+              std::vector<uint8_t>(60, 0xa1));
+    EXPECT_EQ(std::vector<uint8_t>(v.frames[1].data, v.frames[1].data + 40),
+              std::vector<uint8_t>(40, 0xb2));
+    EXPECT_EQ(v.frames[1].wirelen, 1500u);
+    EXPECT_EQ(v.frames[1].queue, 1u);
+    bus.AckSip(r.from, s.seq);
+  });
+  EXPECT_EQ(got, 1u);
+  EXPECT_EQ(bus.SipAcked(1), 1u);
+  EXPECT_EQ(bus.SipAcked(0), 0u);
 }
 
 TEST(MediaBus, CapacityIsRoundedToAPowerOfTwo) {
