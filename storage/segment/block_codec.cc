@@ -38,7 +38,12 @@ const char* BlockCipherName(BlockCipher c) {
   return c == BlockCipher::kAes256Gcm ? "aes256gcm" : "xchacha20poly1305";
 }
 
-BlockSealer::BlockSealer(BlockCipher cipher) : cipher_(cipher), used_(sizeof pool_) {}
+BlockSealer::BlockSealer(BlockCipher cipher) : BlockSealer(cipher, false) {}
+
+BlockSealer::BlockSealer(BlockCipher cipher, bool force_sodium_aes)
+    : cipher_(cipher),
+      aes_(force_sodium_aes || cipher != BlockCipher::kAes256Gcm),
+      used_(sizeof pool_) {}
 
 void BlockSealer::Nonce(uint8_t* out, std::size_t n) {
   if (sizeof pool_ - used_ < n) {
@@ -68,12 +73,12 @@ void BlockSealer::Seal(const BlockInfo& info, std::span<const uint8_t> payload,
   Put<uint32_t>(h + 44, uint32_t(payload.size()));
   std::memset(h + 48, 0, 24);
   Put<uint64_t>(h + 72, 0);
-  unsigned long long clen = 0;
   if (cipher_ == BlockCipher::kAes256Gcm) {
     Nonce(h + 48, crypto_aead_aes256gcm_NPUBBYTES);
-    crypto_aead_aes256gcm_encrypt(h + kBlockHeaderBytes, &clen, payload.data(), payload.size(),
-                                  h, kBlockHeaderBytes, nullptr, h + 48, dek);
+    aes_.Encrypt(dek, h + 48, h, kBlockHeaderBytes, payload.data(), payload.size(),
+                 h + kBlockHeaderBytes);
   } else {
+    unsigned long long clen = 0;
     Nonce(h + 48, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
     crypto_aead_xchacha20poly1305_ietf_encrypt(h + kBlockHeaderBytes, &clen, payload.data(),
                                                payload.size(), h, kBlockHeaderBytes, nullptr,
