@@ -20,7 +20,10 @@
 #        CV_E2E_KEEP=1 keeps the stores (else each is removed after its run), CV_E2E_LCORES2 (see above), CV_E2E_RING_BYTES
 #        (dpdk.ring_bytes of every daemon run; default: the config default, 128 MiB),
 #        CV_E2E_REPEAT (default 1): run the tcpdump floor and each daemon this many times
-#        and report the median run (this VM's speed moves by +-25 % from run to run).
+#        and report the median run (this VM's speed moves by +-25 % from run to run),
+#        CV_E2E_UNIT_ENV (default 1): run callvaultd with the Environment= of
+#        conf/callvaultd.service (glibc malloc tunables), as the shipped unit does; 0 runs
+#        it with the caller's environment only.
 # Output: a table; every drop counter must be 0 (the drops column).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,6 +38,12 @@ CALLS=${CV_E2E_CALLS:-1000}
 DURATION=${CV_E2E_DURATION:-60}
 
 [[ $(id -u) -eq 0 ]] || { echo "run.sh: needs root (DPDK EAL)"; exit 1; }
+# callvaultd runs as the shipped unit runs it: with the unit's Environment= lines.
+UNIT_ENV=()
+if [[ ${CV_E2E_UNIT_ENV:-1} == 1 ]]; then
+  mapfile -t UNIT_ENV < <(sed -n 's/^Environment=//p' "$ROOT/conf/callvaultd.service")
+fi
+echo "callvaultd environment: ${UNIT_ENV[*]:-(caller's only)}"
 if [[ ! -f $BUILD/build.ninja ]]; then
   meson setup "$BUILD" "$ROOT" --buildtype=release -Dbench=false -Dfuzz=false
 fi
@@ -97,7 +106,8 @@ TOML
 daemon() {
   local cfg
   cfg=$(config "$@")
-  /usr/bin/time -v -o "$WORK/$1.time" "$CVD" --config "$cfg" 2>"$WORK/$1.err" ||
+  env "${UNIT_ENV[@]}" /usr/bin/time -v -o "$WORK/$1.time" "$CVD" --config "$cfg" \
+    2>"$WORK/$1.err" ||
     { echo "callvaultd ($1) failed: $(tail -3 "$WORK/$1.err")" >&2; exit 1; }
   # Every run starts from the same state: the store just written (1.4 GB of page cache,
   # which this VM's proactive reclaim then scans) is removed unless CV_E2E_KEEP=1, and
