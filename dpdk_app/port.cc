@@ -33,10 +33,13 @@ absl::Status DpdkError(int ret, const std::string& what) {
   return absl::InternalError(fmt::format("{}: {}", what, rte_strerror(err)));
 }
 
-// Reads the link type of a file replayed by net_pcap (libpcap also reads pcapng).
+// Reads the link type of a file replayed by net_pcap (libpcap also reads pcapng). Not
+// through pcap_open_offline(), which callvaultd gives the driver (net_pcap_file.h): only
+// the header is read here.
 absl::StatusOr<LinkType> FileLinkType(const std::string& path, const std::string& where) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline(path.c_str(), errbuf);
+  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO,
+                                                       errbuf);
   if (p == nullptr) {
     return absl::NotFoundError(fmt::format("{}: open {}: {}", where, path, errbuf));
   }
