@@ -43,7 +43,7 @@ UNIT_ENV=()
 if [[ ${CV_E2E_UNIT_ENV:-1} == 1 ]]; then
   mapfile -t UNIT_ENV < <(sed -n 's/^Environment=//p' "$ROOT/conf/callvaultd.service")
 fi
-echo "callvaultd environment: ${UNIT_ENV[*]:-(caller's only)}"
+echo "callvaultd environment: ${UNIT_ENV[*]:-(none added)}"
 if [[ ! -f $BUILD/build.ninja ]]; then
   meson setup "$BUILD" "$ROOT" --buildtype=release -Dbench=false -Dfuzz=false
 fi
