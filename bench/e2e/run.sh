@@ -188,6 +188,7 @@ fi
 echo
 awk -v d="$D_PPS" -v c="$D_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk) / tcpdump read floor: whole run %.1f %%, capture window %.1f %%\n", 100 * d / t, 100 * c / t}'
 awk -v d="$M_PPS" -v c="$M_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (dpdk, 2 workers) / tcpdump read floor: whole run %.1f %%, capture window %.1f %%\n", 100 * d / t, 100 * c / t}'
+awk -v d="$P_PPS" -v c="$P_CPPS" -v t="$TD_PPS" 'BEGIN {printf "end to end (pcap) / tcpdump read floor: whole run %.1f %%, capture window %.1f %%\n", 100 * d / t, 100 * c / t}'
 awk -v p="$D_RSS" -v b="$B_RSS" -v l="$LEGS" \
   'BEGIN {printf "RSS per active leg: (%d - %d) KiB / %d legs = %.1f KiB\n", p, b, l, (p - b) / l}'
 # The hand-off to the writer is a fixed pool (dpdk.ring_bytes); how much of it a run fills
