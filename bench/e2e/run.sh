@@ -21,6 +21,10 @@
 #        (dpdk.ring_bytes of every daemon run; default: the config default, 128 MiB),
 #        CV_E2E_REPEAT (default 1): run the tcpdump floor and each daemon this many times
 #        and report the median run (this VM's speed moves by +-25 % from run to run),
+#        CV_E2E_HUGEPAGES=N (default 0): reserve N 2 MiB hugepages for the run (the
+#        previous count is restored at exit) and run every DPDK program on them
+#        (--in-memory, EAL memory grown on demand), as a deployment does, instead of
+#        --no-huge -m 1024 (4 KiB pages: the mbuf pool's first touch is most of start-up),
 #        CV_E2E_UNIT_ENV (default 1): run callvaultd with the Environment= of
 #        conf/callvaultd.service (glibc malloc tunables), as the shipped unit does; 0 runs
 #        it with the caller's environment only.
@@ -44,6 +48,20 @@ if [[ ${CV_E2E_UNIT_ENV:-1} == 1 ]]; then
   mapfile -t UNIT_ENV < <(sed -n 's/^Environment=//p' "$ROOT/conf/callvaultd.service")
 fi
 echo "callvaultd environment: ${UNIT_ENV[*]:-(none added)}"
+HUGEPAGES=${CV_E2E_HUGEPAGES:-0}
+if ((HUGEPAGES > 0)); then
+  NR_HUGE=/proc/sys/vm/nr_hugepages
+  OLD_HUGE=$(cat "$NR_HUGE")
+  trap 'echo "$OLD_HUGE" >"$NR_HUGE"' EXIT
+  echo "$HUGEPAGES" >"$NR_HUGE"
+  (($(cat "$NR_HUGE") >= HUGEPAGES)) ||
+    { echo "run.sh: only $(cat "$NR_HUGE") of $HUGEPAGES hugepages could be reserved" >&2; exit 1; }
+  EAL_MEM=(--in-memory)
+else
+  EAL_MEM=(--no-huge --no-shconf -m 1024)
+fi
+EAL_MEM_TOML=$(printf '"%s", ' "${EAL_MEM[@]}")
+echo "DPDK memory: ${EAL_MEM[*]}"
 if [[ ! -f $BUILD/build.ninja ]]; then
   meson setup "$BUILD" "$ROOT" --buildtype=release -Dbench=false -Dfuzz=false
 fi
@@ -81,7 +99,7 @@ source = "$source"
 files = [$( [[ $source == pcap ]] && echo "\"$file\"" )]
 
 [dpdk]
-eal_args = ["--lcores", "$lcores", "--no-huge", "--no-pci", "--no-shconf", "-m", "1024",
+eal_args = ["--lcores", "$lcores", "--no-pci", $EAL_MEM_TOML
             "--file-prefix", "cv_e2e_$name", "--vdev", "net_pcap0,$rx"]
 mbufs = 16383
 ring_size = 16384
@@ -145,10 +163,10 @@ for ((k = 0; k < REPEAT; ++k)); do
   cat "$WORK/tcpdump.time"
 done | sort -k1,1n >"$WORK/tcpdump.runs"
 read -r TD_WALL TD_U TD_S < <(sed -n "$(((REPEAT + 1) / 2))p" "$WORK/tcpdump.runs")
-"$READ" -l 0-1 --no-huge --no-pci --no-shconf -m 1024 --file-prefix cv_e2e_read \
+"$READ" -l 0-1 --no-pci "${EAL_MEM[@]}" --file-prefix cv_e2e_read \
   --vdev "net_pcap0,rx_pcap=$BIG" >"$WORK/read.out" 2>&1 || true
 READ_LINE=$(grep -E 'frames' "$WORK/read.out" | tail -1)
-"$READ" --lcores "$LCORES2" --no-huge --no-pci --no-shconf -m 1024 --file-prefix cv_e2e_read2 \
+"$READ" --lcores "$LCORES2" --no-pci "${EAL_MEM[@]}" --file-prefix cv_e2e_read2 \
   --vdev "net_pcap0,rx_pcap=$Q0,rx_pcap=$Q1" >"$WORK/read2.out" 2>&1 || true
 READ2_LINE=$(grep -E 'frames' "$WORK/read2.out" | tail -1)
 
