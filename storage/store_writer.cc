@@ -124,7 +124,12 @@ class WriterImpl final : public StoreWriter {
     }
     const uint64_t at = seg->size;
     const std::size_t before = seg->pending.size();
-    block_sealer_.Seal(b.info, b.payload, c->dek, seg->pending);
+    if (!block_sealer_.Seal(b.info, b.payload, c->dek, seg->pending)) {
+      status_ = absl::InternalError(fmt::format("seal {}: {} refused the block", BlockName(b.info),
+                                                block_sealer_.implementation()));
+      ++dropped_;
+      return false;
+    }
     const uint32_t sealed = uint32_t(seg->pending.size() - before);
     seg->size += sealed;
     if (seg->pending.size() >= kWriteBytes) {

@@ -7,13 +7,15 @@
 // plaintext (tested), and readers open blocks with libsodium whichever sealed them.
 // Input: 32-byte key, 12-byte nonce, associated data, plaintext. Output: ciphertext of
 // the plaintext's length followed by the 16-byte tag. Callers check that the CPU has
-// AES-NI and PCLMUL first (PreferredBlockCipher()). Thread: one object per thread.
+// AES-NI and PCLMUL first (PreferredBlockCipher()); where it has not, Encrypt() fails.
+// Key material: ipsec-mb's expanded key and GCM state live in sodium_malloc'd memory
+// (locked, guarded) and are wiped after every block and when freed, like every key of
+// storage/keys/key_ring.h. Thread: one object per thread.
 #ifndef CALLVAULT_STORAGE_SEGMENT_AES_GCM_H_
 #define CALLVAULT_STORAGE_SEGMENT_AES_GCM_H_
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 
 namespace callvault {
 
@@ -27,17 +29,19 @@ class AesGcmEncryptor {
   AesGcmEncryptor(const AesGcmEncryptor&) = delete;
   AesGcmEncryptor& operator=(const AesGcmEncryptor&) = delete;
 
-  // Writes n + 16 bytes to `out` (which must not overlap `in`).
-  void Encrypt(const uint8_t* key, const uint8_t* nonce, const uint8_t* ad, std::size_t ad_len,
-               const uint8_t* in, std::size_t n, uint8_t* out);
+  // Writes n + 16 bytes to `out` (which must not overlap `in`). False when the
+  // implementation refused (no AES-NI/PCLMUL, or a parameter ipsec-mb rejects): `out`
+  // then holds nothing usable.
+  [[nodiscard]] bool Encrypt(const uint8_t* key, const uint8_t* nonce, const uint8_t* ad,
+                             std::size_t ad_len, const uint8_t* in, std::size_t n, uint8_t* out);
 
   Impl impl() const { return impl_; }
-  // "ipsec-mb 1.3.0 (avx512)" or "libsodium": for the start-up line and benchmarks.
+  // "ipsec-mb 1.3.0 (avx512)" (the version it was built against) or "libsodium".
   const char* name() const { return name_; }
 
  private:
   struct IpsecMb;
-  std::unique_ptr<IpsecMb> mb_;
+  IpsecMb* mb_ = nullptr;  // sodium_malloc'd
   Impl impl_ = Impl::kSodium;
   const char* name_ = "libsodium";
 };

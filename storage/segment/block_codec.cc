@@ -54,7 +54,7 @@ void BlockSealer::Nonce(uint8_t* out, std::size_t n) {
   used_ += n;
 }
 
-void BlockSealer::Seal(const BlockInfo& info, std::span<const uint8_t> payload,
+bool BlockSealer::Seal(const BlockInfo& info, std::span<const uint8_t> payload,
                        const uint8_t* dek, std::vector<uint8_t>& out) {
   std::size_t base = out.size();
   out.resize(base + SealedBlockSize(payload.size()));
@@ -73,22 +73,20 @@ void BlockSealer::Seal(const BlockInfo& info, std::span<const uint8_t> payload,
   Put<uint32_t>(h + 44, uint32_t(payload.size()));
   std::memset(h + 48, 0, 24);
   Put<uint64_t>(h + 72, 0);
+  bool ok;
   if (cipher_ == BlockCipher::kAes256Gcm) {
     Nonce(h + 48, crypto_aead_aes256gcm_NPUBBYTES);
-    aes_.Encrypt(dek, h + 48, h, kBlockHeaderBytes, payload.data(), payload.size(),
-                 h + kBlockHeaderBytes);
+    ok = aes_.Encrypt(dek, h + 48, h, kBlockHeaderBytes, payload.data(), payload.size(),
+                      h + kBlockHeaderBytes);
   } else {
     unsigned long long clen = 0;
     Nonce(h + 48, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(h + kBlockHeaderBytes, &clen, payload.data(),
-                                               payload.size(), h, kBlockHeaderBytes, nullptr,
-                                               h + 48, dek);
+    ok = crypto_aead_xchacha20poly1305_ietf_encrypt(h + kBlockHeaderBytes, &clen, payload.data(),
+                                                    payload.size(), h, kBlockHeaderBytes,
+                                                    nullptr, h + 48, dek) == 0;
   }
-}
-
-void SealBlock(const BlockInfo& info, std::span<const uint8_t> payload, const uint8_t* dek,
-               std::vector<uint8_t>& out) {
-  BlockSealer().Seal(info, payload, dek, out);
+  if (!ok) out.resize(base);
+  return ok;
 }
 
 absl::StatusOr<BlockHeader> ParseBlockHeader(std::span<const uint8_t> b) {

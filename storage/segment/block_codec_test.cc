@@ -27,7 +27,7 @@ class BlockCodecTest : public ::testing::TestWithParam<BlockCipher> {
   }
   void SealBlock(const BlockInfo& info, std::span<const uint8_t> payload, const uint8_t* dek,
                  std::vector<uint8_t>& out) {
-    sealer_.Seal(info, payload, dek, out);
+    ASSERT_TRUE(sealer_.Seal(info, payload, dek, out));
   }
   BlockInfo Info() {
     BlockInfo i;
