@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace callvault::dpdk {
 namespace {
@@ -54,7 +55,12 @@ int CookieClose(void* c) {
 std::FILE* OpenLargeReadStream(const char* path, std::size_t buffer_bytes) {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
-  auto* k = new Cookie;
+  auto* k = new (std::nothrow) Cookie;
+  if (k == nullptr) {
+    ::close(fd);
+    errno = ENOMEM;
+    return nullptr;
+  }
   k->fd = fd;
   k->cap = buffer_bytes;
   k->buf = static_cast<char*>(std::malloc(buffer_bytes));  // not zero-filled
@@ -80,6 +86,10 @@ uint64_t NetPcapFileOpens() { return g_opens.load(std::memory_order_relaxed); }
 // a pcap_t or nullptr with the reason in errbuf.
 extern "C" __attribute__((visibility("default"))) pcap_t* pcap_open_offline(const char* fname,
                                                                              char* errbuf) {
+  if (fname == nullptr) {
+    std::snprintf(errbuf, PCAP_ERRBUF_SIZE, "A null pointer was supplied as the file name");
+    return nullptr;
+  }
   if (std::strcmp(fname, "-") == 0) return pcap_fopen_offline(stdin, errbuf);
   std::FILE* f = callvault::dpdk::OpenLargeReadStream(fname);
   if (f == nullptr) {

@@ -9,11 +9,12 @@
 // through libpcap's pcap_fopen_offline() on a stream that reads 1 MiB per read() and is
 // not locked per call (one lcore reads a queue). Frames, timestamps, errors and "-" for
 // standard input are as libpcap's own; only the read size differs. The libpcap capture
-// path opens files itself in the same way (capture/pcap_source.cc).
+// path opens files itself in the same way (appliance/capture/pcap_source.cc). Needs a
+// shared libpcap (a static libpcap.a would define the symbol twice).
 //
-// OpenLargeReadStream is the stream alone (tested directly): fopen(path, "rb") semantics,
-// reads served from a `buffer_bytes` buffer refilled by read(); closed by fclose().
-// Thread: one reader per stream.
+// OpenLargeReadStream is the stream alone (tested directly): a read-only stream over
+// `path` (no seeking, no fileno()), reads served from a `buffer_bytes` buffer refilled by
+// read(); closed by fclose(). Thread: one reader per stream.
 #ifndef CALLVAULT_DPDK_APP_NET_PCAP_FILE_H_
 #define CALLVAULT_DPDK_APP_NET_PCAP_FILE_H_
 

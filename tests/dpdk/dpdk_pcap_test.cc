@@ -4,11 +4,7 @@
 // BSD loopback with 16 KB frames (multi-segment mbufs, linearised), IPv4 fragments.
 #include <gtest/gtest.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -202,43 +198,6 @@ TEST(DpdkPcap, DriverReadsThroughTheLargeBuffer) {
   std::size_t files = 0;
   for (const auto& [port, list] : Vdevs()) files += list.size();
   EXPECT_GE(NetPcapFileOpens(), files);
-}
-
-// The stream behind it reads like fopen(): every byte once, in order, whatever the read
-// sizes and the buffer boundaries (a 4,099-byte buffer here), then end of file.
-TEST(NetPcapFile, StreamReadsEveryByteAcrossBufferBoundaries) {
-  char path[] = "/tmp/cv_stream_XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  std::vector<uint8_t> data(1'000'003);
-  std::mt19937 rng(3);
-  for (auto& b : data) b = uint8_t(rng());
-  ASSERT_EQ(write(fd, data.data(), data.size()), ssize_t(data.size()));
-  close(fd);
-  std::FILE* f = OpenLargeReadStream(path, 4099);
-  ASSERT_NE(f, nullptr);
-  std::vector<uint8_t> back;
-  const std::size_t sizes[] = {1, 16, 17, 4099, 5000, 100'000, 3};
-  for (std::size_t i = 0;; ++i) {
-    std::vector<uint8_t> chunk(sizes[i % std::size(sizes)]);
-    const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), f);
-    back.insert(back.end(), chunk.begin(), chunk.begin() + long(n));
-    if (n < chunk.size()) break;
-  }
-  EXPECT_TRUE(std::feof(f));
-  EXPECT_FALSE(std::ferror(f));
-  EXPECT_EQ(back, data);
-  EXPECT_EQ(std::fclose(f), 0);
-  unlink(path);
-}
-
-TEST(NetPcapFile, MissingFileFailsLikeLibpcap) {
-  errno = 0;
-  EXPECT_EQ(OpenLargeReadStream("/nonexistent/cv.pcap"), nullptr);
-  EXPECT_EQ(errno, ENOENT);
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  EXPECT_EQ(pcap_open_offline("/nonexistent/cv.pcap", errbuf), nullptr);
-  EXPECT_EQ(std::string(errbuf), "/nonexistent/cv.pcap: No such file or directory");
 }
 
 // A nanosecond pcapng through net_pcap keeps microseconds: the DPDK time is the libpcap
