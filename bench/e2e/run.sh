@@ -50,10 +50,11 @@ fi
 echo "callvaultd environment: ${UNIT_ENV[*]:-(none added)}"
 HUGEPAGES=${CV_E2E_HUGEPAGES:-0}
 if ((HUGEPAGES > 0)); then
-  NR_HUGE=/proc/sys/vm/nr_hugepages
+  # 2 MiB pages by name (the default size may be 1 GiB); never fewer than already reserved.
+  NR_HUGE=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
   OLD_HUGE=$(cat "$NR_HUGE")
   trap 'echo "$OLD_HUGE" >"$NR_HUGE"' EXIT
-  echo "$HUGEPAGES" >"$NR_HUGE"
+  ((HUGEPAGES > OLD_HUGE)) && echo "$HUGEPAGES" >"$NR_HUGE"
   (($(cat "$NR_HUGE") >= HUGEPAGES)) ||
     { echo "run.sh: only $(cat "$NR_HUGE") of $HUGEPAGES hugepages could be reserved" >&2; exit 1; }
   EAL_MEM=(--in-memory)
