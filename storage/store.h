@@ -108,6 +108,12 @@ struct KeyStatus {
   uint32_t current_kek_id = 0;
   std::vector<std::pair<uint32_t, uint64_t>> wrapped_keys_by_kek;  // (kek id, count)
   std::vector<uint32_t> keks_in_file;                               // ids only
+  // How this build on this CPU seals new blocks: block format (1 or 2), its AEAD
+  // ("aes256gcm", "xchacha20poly1305") and the library that runs it
+  // ("ipsec-mb 1.3.0 (avx512)", "libsodium"). Readers open both formats.
+  uint16_t block_format = 0;
+  std::string block_cipher;
+  std::string sealer;
 };
 
 struct DayUsage {

@@ -215,6 +215,10 @@ absl::StatusOr<KeyStatus> Store::GetKeyStatus() {
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "key status"));
   ks.wrapped_keys_by_kek.assign(counts.begin(), counts.end());
+  const BlockCipher cipher = PreferredBlockCipher();
+  ks.block_format = uint16_t(cipher);
+  ks.block_cipher = BlockCipherName(cipher);
+  ks.sealer = BlockSealer(cipher).implementation();
   return ks;
 }
 

@@ -22,6 +22,8 @@
 #include "storage/index/index_keys.h"
 #include "storage/keys/key_ring.h"
 #include "storage/maintenance/segment_rewriter.h"
+#include "storage/segment/block_codec.h"
+#include "storage/segment/segment_format.h"
 #include "storage/store_impl.h"
 #include "storage/testing/store_test_util.h"
 
@@ -397,6 +399,25 @@ TEST_F(StoreTest, WrongKeyFileIsIntegrityError) {
 std::string Slurp(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// `keys status` names how new blocks are sealed, and the blocks written carry that format.
+TEST_F(StoreTest, KeyStatusNamesTheBlockFormatItWrites) {
+  WriteCalls(2);
+  auto ks = store_->GetKeyStatus();
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(ks->block_format, uint16_t(PreferredBlockCipher()));
+  EXPECT_EQ(ks->block_cipher, BlockCipherName(PreferredBlockCipher()));
+  EXPECT_FALSE(ks->sealer.empty());
+  auto segs = store_->ListSegments();
+  ASSERT_TRUE(segs.ok());
+  ASSERT_FALSE(segs->empty());
+  const std::string bytes = Slurp(segs->front().path);
+  ASSERT_GT(bytes.size(), kSegmentHeaderBytes + kBlockHeaderBytes);
+  auto h = ParseBlockHeader(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(bytes.data()) + kSegmentHeaderBytes, kBlockHeaderBytes));
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->version, ks->block_format);
 }
 
 TEST_F(StoreTest, RotationRewrapsWithoutTouchingSegments) {

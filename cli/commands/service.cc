@@ -420,7 +420,10 @@ CommandService::Outcome CommandService::Keys(const nlohmann::json& args) {
   }
   o.result = {{"current_kek_id", ks->current_kek_id},
               {"keks_in_file", ks->keks_in_file},
-              {"wrapped_keys", wrapped}};
+              {"wrapped_keys", wrapped},
+              {"block_format", ks->block_format},
+              {"block_cipher", ks->block_cipher},
+              {"sealer", ks->sealer}};
   o.detail = {{"current_kek_id", ks->current_kek_id}};
   return o;
 }
