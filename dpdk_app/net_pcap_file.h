@@ -8,9 +8,13 @@
 // --export-dynamic-symbol so the driver, loaded by the EAL, binds to it): the same file
 // through libpcap's pcap_fopen_offline() on a stream that reads 1 MiB per read() and is
 // not locked per call (one lcore reads a queue). Frames, timestamps, errors and "-" for
-// standard input are as libpcap's own; only the read size differs. The libpcap capture
-// path opens files itself in the same way (appliance/capture/pcap_source.cc). Needs a
-// shared libpcap (a static libpcap.a would define the symbol twice).
+// standard input are as libpcap's own; only the read size differs. Needs a shared
+// libpcap (a static libpcap.a would define the symbol twice).
+// Why not the libpcap capture path's way (appliance/capture/pcap_source.cc: fopen plus a
+// 1 MiB setvbuf buffer that its CaptureSource owns): here the driver closes the file
+// whenever it likes, so the buffer must belong to the stream and go with fclose(), which
+// a cookie stream gives. Its extra copy (the stream's buffer into stdio's) measured no
+// slower than stdio reading straight into a 1 MiB buffer (docs/BENCHMARKS.md).
 //
 // OpenLargeReadStream is the stream alone (tested directly): a read-only stream over
 // `path` (no seeking, no fileno()), reads served from a `buffer_bytes` buffer refilled by
